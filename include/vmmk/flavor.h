@@ -80,29 +80,30 @@ typedef struct vmmk_flavor_requirements {
  *  is already set in @p out). */
 VMMK_EXTERN int vmmk_flavor_requirements_from_vm(vmmk_flavor_requirements *out, const vmmk_vm *vm);
 
-/** The outcome of a match. */
-typedef struct vmmk_flavor_match {
+/** The outcome of vmmk_flavor_match() (a type of its own name would clash
+ *  with the function). */
+typedef struct vmmk_flavor_choice {
     vmmk_flavor *flavor;       /**< the chosen flavor (a copy), or NULL when none fits */
     char *reason;              /**< why it was chosen, or why nothing fits */
     double waste;              /**< weighted normalised waste of the choice (0 = exact) */
     size_t n_candidates;       /**< how many flavors met every requirement */
     vmmk_flavor *proposal;     /**< when nothing fits: a flavor to create, else NULL */
-} vmmk_flavor_match;
+} vmmk_flavor_choice;
 
 /** Choose the flavor with the least waste among those that meet every
  *  requirement.  When none fits the call returns VMMK_ENOFIT, the error
  *  message is the reason ("no flavor has >= 100 GiB disk; the largest is
  *  m1.large with 80 GiB") and *out is still set, with flavor NULL and a
  *  proposal.  Bad requirements are VMMK_EINVAL and leave *out NULL.
- *  @param[out] out  free with vmmk_flavor_match_free(). */
-VMMK_EXTERN int vmmk_flavor_match(vmmk_flavor_match **out, const vmmk_flavor_list *flavors,
+ *  @param[out] out  free with vmmk_flavor_choice_free(). */
+VMMK_EXTERN int vmmk_flavor_match(vmmk_flavor_choice **out, const vmmk_flavor_list *flavors,
                                   const vmmk_flavor_requirements *req);
-VMMK_EXTERN void vmmk_flavor_match_free(vmmk_flavor_match *match);
+VMMK_EXTERN void vmmk_flavor_choice_free(vmmk_flavor_choice *choice);
 
 /** Serialise a match as `{"flavor": {...}|null, "reason": "...",
  *  "waste": x, "candidates": n, "proposal": {...}|null}`.
  *  @param[out] out  free with vmmk_string_free(). */
-VMMK_EXTERN int vmmk_flavor_match_to_json(char **out, const vmmk_flavor_match *match, unsigned flags);
+VMMK_EXTERN int vmmk_flavor_choice_to_json(char **out, const vmmk_flavor_choice *choice, unsigned flags);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,28 @@ static void reset(err_state *e)
     free(e->detail);
     memset(e, 0, sizeof *e);
     e->pub.message = "";
+}
+
+/* A thread-specific key whose destructor frees a thread's last error when
+ * the thread exits, so worker threads do not leak their messages. */
+static pthread_key_t err_key;
+static pthread_once_t err_once = PTHREAD_ONCE_INIT;
+
+static void err_destroy(void *p)
+{
+    reset(p);
+}
+
+static void err_key_create(void)
+{
+    (void)pthread_key_create(&err_key, err_destroy);
+}
+
+static void register_thread(err_state *e)
+{
+    pthread_once(&err_once, err_key_create);
+    if (pthread_getspecific(err_key) != e)
+        (void)pthread_setspecific(err_key, e);
 }
 
 const char *vmmk_version(void)
@@ -74,6 +97,7 @@ static int record(int code, const char *fault, const char *detail, int http_stat
                   int sys_errno, const char *fmt, va_list ap)
 {
     err_state *e = &tls_err;
+    register_thread(e);
     char *raw = vmmk__vasprintf(fmt, ap);
     char *msg = raw ? vmmk__redact_dup(raw) : NULL;
     free(raw);

@@ -82,6 +82,7 @@ static const char *translit(unsigned cp, char one[2])
     return "";       /* other scripts and symbols: dropped */
 }
 
+
 static int trim_char(char c)
 {
     return c == '-' || c == '_' || c == '.';
@@ -115,9 +116,12 @@ int vmmk_name_sanitize(char **out, const char *name, size_t max_len)
         }
         if (!*rep)
             continue;
-        if (pending_sep && b.len > 0)
+        if (pending_sep && b.len > 0 && b.data[b.len - 1] != '-')
             vmmk__buf_append(&b, "-", 1);
         pending_sep = 0;
+        /* Runs of the same punctuation collapse ("a--b" -> "a-b"). */
+        if (trim_char(rep[0]) && !rep[1] && b.len > 0 && b.data[b.len - 1] == rep[0])
+            continue;
         vmmk__buf_puts(&b, rep);
     }
     char *s = vmmk__buf_take(&b);

@@ -1,0 +1,56 @@
+/* Shared pieces of the vmmk command-line tool. */
+#ifndef VMMK_CLI_H
+#define VMMK_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <vmmk/vmmk.h>
+
+/* Exit codes: documented in vmmk(1). */
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+/* A subcommand: argv[0] is its own name (e.g. "match"). */
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+extern const char *cli_prog;   /* "vmmk flavor match", for messages */
+
+/* Print "<prog>: <message from vmmk_error_last()>" and return EXIT_FAIL. */
+int cli_fail_last(void);
+/* Print "<prog>: <fmt>" and return EXIT_FAIL. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "<prog>: <fmt>" plus a --help hint, return EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parse a non-negative integer option value; on error prints a usage error
+ * naming the option and returns false. */
+bool cli_parse_u64(const char *opt, const char *text, uint64_t max, uint64_t *out);
+
+/* Print a JSON document to stdout with a final newline. */
+void cli_print_json(const char *json);
+
+/* A plain text table with aligned columns. */
+typedef struct cli_table {
+    size_t ncols, nrows;
+    char **cells;              /* row-major, nrows * ncols */
+} cli_table;
+void cli_table_init(cli_table *t, size_t ncols, const char *const *header);
+void cli_table_row(cli_table *t, const char *const *cells);
+void cli_table_print(cli_table *t);
+void cli_table_free(cli_table *t);
+
+int cmd_flavor(int argc, char **argv);
+int cmd_netmap(int argc, char **argv);
+int cmd_image_properties(int argc, char **argv);
+int cmd_vm(int argc, char **argv);
+
+/* Run the subcommand named by argv[0] from @p cmds; prints a list on
+ * --help or an unknown name. */
+int cli_dispatch(const char *group, const cli_command *cmds, size_t n, int argc, char **argv);
+
+#endif
