@@ -125,8 +125,12 @@ int cli_dispatch(const char *group, const cli_command *cmds, size_t n, int argc,
     if (name && strcmp(name, "--help") && strcmp(name, "-h")) {
         for (size_t i = 0; i < n; i++) {
             if (strcmp(cmds[i].name, name) == 0) {
+                /* Nested groups ("vmmk vm show") extend the name in place:
+                 * format into a scratch buffer first, the source is cli_prog. */
                 static char prog[128];
-                snprintf(prog, sizeof prog, "%s %s", cli_prog, name);
+                char next[128];
+                snprintf(next, sizeof next, "%s %s", cli_prog, name);
+                memcpy(prog, next, sizeof prog);
                 cli_prog = prog;
                 return cmds[i].run(argc, argv);
             }
