@@ -45,11 +45,24 @@ typedef struct vmmk_flavor_list {
 VMMK_EXTERN int vmmk_flavor_list_from_json(vmmk_flavor_list **out, const char *json, size_t len);
 /** Same, from a file ("-" = standard input); errors are prefixed with it. */
 VMMK_EXTERN int vmmk_flavor_list_from_file(vmmk_flavor_list **out, const char *path);
+/** Free a list and every flavor in it.  NULL is ignored. */
 VMMK_EXTERN void vmmk_flavor_list_free(vmmk_flavor_list *list);
+/** Free one flavor allocated by libvmmk (vmmk_flavor_choice::flavor or
+ *  ::proposal) and what it owns.  Not for items of a vmmk_flavor_list,
+ *  which belong to the list.  NULL is ignored. */
 VMMK_EXTERN void vmmk_flavor_free(vmmk_flavor *flavor);
 
 /** Serialise a flavor as a Nova-style object (the raw object when known).
- *  @param[out] out  free with vmmk_string_free(). */
+ *  A flavor without raw_json (such as a proposal) is written in the shape
+ *  of GET /flavors/detail: id (null when NULL), name, vcpus, ram, disk,
+ *  swap (an integer), OS-FLV-EXT-DATA:ephemeral, OS-FLV-DISABLED:disabled,
+ *  os-flavor-access:is_public and extra_specs.  To create it with
+ *  POST /flavors, drop OS-FLV-DISABLED:disabled and extra_specs (Nova
+ *  rejects them there; extra specs go to /flavors/{id}/os-extra_specs).
+ *  @param flags  0 or VMMK_JSON_PRETTY.
+ *  @param[out] out  free with vmmk_string_free().
+ *  @return 0, VMMK_EINVAL (NULL argument), VMMK_EPARSE (raw_json set by
+ *  the caller is not JSON), VMMK_ENOMEM. */
 VMMK_EXTERN int vmmk_flavor_to_json(char **out, const vmmk_flavor *flavor, unsigned flags);
 
 /** What the VM needs.  Initialise with VMMK_FLAVOR_REQUIREMENTS_INIT and
@@ -91,17 +104,35 @@ typedef struct vmmk_flavor_choice {
 } vmmk_flavor_choice;
 
 /** Choose the flavor with the least waste among those that meet every
- *  requirement.  When none fits the call returns VMMK_ENOFIT, the error
- *  message is the reason ("no flavor has >= 100 GiB disk; the largest is
- *  m1.large with 80 GiB") and *out is still set, with flavor NULL and a
- *  proposal.  Bad requirements are VMMK_EINVAL and leave *out NULL.
+ *  requirement.  A flavor is considered when it is enabled, public (or
+ *  include_private is set), matches name_filter and has every required
+ *  extra spec with exactly that value; it fits when vcpus, ram, disk
+ *  (unless boot_from_volume), ephemeral and swap are each >= what is
+ *  required.  A flavor disk of 0 ("sized from the image") never meets a
+ *  disk requirement: only boot_from_volume makes such flavors fit.
+ *  Waste is 1.0*vCPU excess + 1.0*RAM excess + 0.25*disk excess +
+ *  0.1*ephemeral excess + 0.1*swap excess, each relative to the
+ *  requirement (docs/flavor-matching.md); ties go to fewer vCPUs, less
+ *  RAM, smaller disk, ephemeral, swap, then name and id, so the list
+ *  order never matters.
+ *
+ *  When none fits the call returns VMMK_ENOFIT, the error message is the
+ *  reason ("no flavor has >= 100 GiB disk; the largest is m1.large with
+ *  80 GiB") and *out is still set, with flavor NULL, n_candidates 0 and a
+ *  proposal: the exact shape required, is_public true, id NULL (Nova
+ *  assigns one) and the name "vmmk-<vcpus>vcpu-<ram>mb-<disk>gb"
+ *  ("...-bfv" with boot_from_volume, where its disk is 0).
+ *  Bad requirements are VMMK_EINVAL naming the field and leave *out NULL.
  *  @param[out] out  free with vmmk_flavor_choice_free(). */
 VMMK_EXTERN int vmmk_flavor_match(vmmk_flavor_choice **out, const vmmk_flavor_list *flavors,
                                   const vmmk_flavor_requirements *req);
+/** Free a choice, its flavor copy and its proposal.  NULL is ignored. */
 VMMK_EXTERN void vmmk_flavor_choice_free(vmmk_flavor_choice *choice);
 
 /** Serialise a match as `{"flavor": {...}|null, "reason": "...",
- *  "waste": x, "candidates": n, "proposal": {...}|null}`.
+ *  "waste": x, "candidates": n, "proposal": {...}|null}`; "flavor" is the
+ *  Nova object as vmmk_flavor_to_json() writes it and waste has at most
+ *  six decimals.  @param flags  0 or VMMK_JSON_PRETTY.
  *  @param[out] out  free with vmmk_string_free(). */
 VMMK_EXTERN int vmmk_flavor_choice_to_json(char **out, const vmmk_flavor_choice *choice, unsigned flags);
 

@@ -93,6 +93,7 @@ void vmmk_error_clear(void)
     reset(&tls_err);
 }
 
+VMMK_PRINTF(6, 0)
 static int record(int code, const char *fault, const char *detail, int http_status,
                   int sys_errno, const char *fmt, va_list ap)
 {

@@ -33,7 +33,7 @@ char *vmmk__redact_dup(const char *text);
 /* malloc'd copies; vmmk__strdup(NULL) is NULL. */
 char *vmmk__strdup(const char *s);
 char *vmmk__asprintf(const char *fmt, ...) VMMK_PRINTF(1, 2);
-char *vmmk__vasprintf(const char *fmt, va_list ap);
+char *vmmk__vasprintf(const char *fmt, va_list ap) VMMK_PRINTF(1, 0);
 
 /* A growable string buffer. */
 typedef struct vmmk__buf {

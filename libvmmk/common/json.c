@@ -45,6 +45,15 @@ int vmmk__json_parse(json_object **out, const char *text, size_t len)
     json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
+    if (jerr == json_tokener_continue) {
+        /* A top-level number is only complete once the tokener sees the
+         * end: give it the terminating NUL. */
+        obj = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+        if (jerr == json_tokener_error_parse_eof || jerr == json_tokener_continue)
+            jerr = json_tokener_continue;
+        end = len;
+    }
     int rc = 0;
     size_t line, col;
     if (jerr == json_tokener_continue || (!obj && jerr == json_tokener_success)) {
