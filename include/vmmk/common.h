@@ -113,7 +113,7 @@ VMMK_EXTERN void vmmk_secret_unregister(const char *secret);
 /** Copy of @p text with registered secrets and well-known secret carriers
  *  (Authorization/X-Auth-Token/X-Subject-Token/Cookie/Set-Cookie headers,
  *  vmware_soap_session cookies, "password"/"secret"/"token" JSON members,
- *  <password> XML elements) replaced by "***".
+ *  \<password\> XML elements) replaced by "***".
  *  @param[out] out  new string; free with vmmk_string_free().
  *  @return 0, VMMK_EINVAL if an argument is NULL, VMMK_ENOMEM. */
 VMMK_EXTERN int vmmk_redact(char **out, const char *text);

@@ -48,7 +48,7 @@ VMMK_EXTERN int vmmk_flavor_list_from_file(vmmk_flavor_list **out, const char *p
 /** Free a list and every flavor in it.  NULL is ignored. */
 VMMK_EXTERN void vmmk_flavor_list_free(vmmk_flavor_list *list);
 /** Free one flavor allocated by libvmmk (vmmk_flavor_choice::flavor or
- *  ::proposal) and what it owns.  Not for items of a vmmk_flavor_list,
+ *  proposal) and what it owns.  Not for items of a vmmk_flavor_list,
  *  which belong to the list.  NULL is ignored. */
 VMMK_EXTERN void vmmk_flavor_free(vmmk_flavor *flavor);
 

@@ -536,13 +536,17 @@ int vmmk_flavor_match(vmmk_flavor_choice **out, const vmmk_flavor_list *flavors,
         m->n_candidates = n_candidates;
         rc = m->reason ? vmmk__flavor_dup(&m->flavor, best)
                        : vmmk__err(VMMK_ENOMEM, "out of memory matching flavors");
+        if (!rc)
+            vmmk__log(VMMK_LOG_INFO, "flavor match: %s (waste %.3f)", m->reason, best_waste);
     } else {
         m->reason = explain_no_fit(flavors, ex, count[EX_NONE], count, req);
         rc = m->reason ? make_proposal(&m->proposal, req)
                        : vmmk__err(VMMK_ENOMEM, "out of memory matching flavors");
         /* Recorded last, so that the thread's error is the reason itself. */
-        if (!rc)
+        if (!rc) {
+            vmmk__log(VMMK_LOG_INFO, "flavor match: %s; proposing %s", m->reason, m->proposal->name);
             rc = vmmk__err(VMMK_ENOFIT, "%s", m->reason);
+        }
     }
     free(ex);
     if (rc && rc != VMMK_ENOFIT) {

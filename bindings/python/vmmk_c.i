@@ -1,0 +1,335 @@
+/* SWIG interface of libvmmk for Python.
+ *
+ * It generates the package-internal modules vmmk._vmmk (the C extension)
+ * and vmmk.vmmk_c (SWIG's proxy over it).  Users import `vmmk`, the
+ * hand-written layer in vmmk/__init__.py, which turns return codes into
+ * exceptions and JSON into dicts; nothing here is public API.
+ *
+ * What this file adds to the headers:
+ *  - typemaps so that `char **out` comes back as a Python str (the C string
+ *    is freed with vmmk_string_free() here, never seen by Python),
+ *    `T **out` handles come back as SWIG pointer objects that the Python
+ *    layer frees with the matching vmmk_*_free(), and `(json, len)` pairs
+ *    are taken from one Python str.  A call with out-params returns
+ *    [rc, value...].
+ *  - small glue functions (vmmkpy_*): two that build the option structs
+ *    whose string and array members Python cannot own safely, one that
+ *    installs a Python callable as the log callback, and a test hook.
+ * Every wrapped call releases the GIL (threads="1") so that long calls do
+ * not block other Python threads; the glue that touches Python objects is
+ * marked %nothread.
+ */
+%module(package="vmmk", threads="1",
+        docstring="Low-level SWIG wrapper of libvmmk (package-internal: use `import vmmk`).") vmmk_c
+
+%{
+#include <Python.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+#include <vmmk/vmmk.h>
+%}
+
+%include <stdint.i>
+
+/* ------------------------------------------------------------------ */
+/* Output strings: char **out -> str (or None when the call set none). */
+
+%typemap(in, numinputs=0) char **out (char *tmp = NULL) {
+    tmp = NULL;
+    $1 = &tmp;
+}
+%typemap(argout) char **out {
+    PyObject *s_;
+    if (*$1) {
+        s_ = PyUnicode_DecodeUTF8(*$1, strlen(*$1), "surrogateescape");
+        vmmk_string_free(*$1);
+        *$1 = NULL;
+        if (!s_)
+            SWIG_fail;
+    } else {
+        s_ = Py_None;
+        Py_INCREF(s_);
+    }
+    $result = SWIG_Python_AppendOutput($result, s_);
+}
+/* Reached on every exit path, also when an argout failed half-way. */
+%typemap(freearg) char **out {
+    if ($1 && *$1) {
+        vmmk_string_free(*$1);
+        *$1 = NULL;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Output handles: T **out -> pointer object (None when NULL).  SWIG does
+ * not own them: the Python layer frees each with its vmmk_*_free(). */
+
+%define VMMK_OUT_HANDLE(TYPE)
+%typemap(in, numinputs=0) TYPE **out (TYPE *tmp = NULL) {
+    tmp = NULL;
+    $1 = &tmp;
+}
+%typemap(argout) TYPE **out {
+    $result = SWIG_Python_AppendOutput($result, SWIG_NewPointerObj(SWIG_as_voidptr(*$1), $*1_descriptor, 0));
+}
+%enddef
+
+VMMK_OUT_HANDLE(vmmk_vm)
+VMMK_OUT_HANDLE(vmmk_flavor_list)
+VMMK_OUT_HANDLE(vmmk_flavor_choice)
+VMMK_OUT_HANDLE(vmmk_netmap)
+VMMK_OUT_HANDLE(vmmk_port_plan)
+VMMK_OUT_HANDLE(vmmk_properties)
+
+/* Enum out-params of the *_parse helpers come back as int. */
+%define VMMK_OUT_ENUM(TYPE)
+%typemap(in, numinputs=0) TYPE *out (TYPE tmp) {
+    tmp = (TYPE)0;
+    $1 = &tmp;
+}
+%typemap(argout) TYPE *out {
+    $result = SWIG_Python_AppendOutput($result, PyLong_FromLong((long)*$1));
+}
+%enddef
+
+VMMK_OUT_ENUM(vmmk_firmware)
+VMMK_OUT_ENUM(vmmk_power_state)
+VMMK_OUT_ENUM(vmmk_controller)
+VMMK_OUT_ENUM(vmmk_nic_adapter)
+VMMK_OUT_ENUM(vmmk_disk_bus)
+VMMK_OUT_ENUM(vmmk_vif_model)
+
+/* ------------------------------------------------------------------ */
+/* (const char *json, size_t len) <- one str; embedded NULs are passed on
+ * (and rejected by the parser), nothing is cut short. */
+
+%typemap(in) (const char *json, size_t len) (char *buf = NULL, size_t size = 0, int alloc = 0) {
+    int res_ = SWIG_AsCharPtrAndSize($input, &buf, &size, &alloc);
+    if (!SWIG_IsOK(res_) || !buf)
+        SWIG_exception_fail(SWIG_ArgError(res_), "in method '$symname', argument $argnum of type 'str'");
+    $1 = buf;
+    $2 = size ? size - 1 : 0;   /* size counts the terminating NUL */
+}
+%typemap(freearg) (const char *json, size_t len) {
+    if (alloc$argnum == SWIG_NEWOBJ)
+        free(buf$argnum);
+}
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) (const char *json, size_t len) {
+    $1 = PyUnicode_Check($input) ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* What Python does not get. */
+
+/* Library-made handles are read-only views and not constructible from
+ * Python: a Python-built struct would be freed with the wrong allocator
+ * and its string members would have no owner. */
+%nodefaultctor;
+%nodefaultdtor;
+%immutable;
+
+/* A C function pointer is no use to Python: vmmkpy_set_log_handler below
+ * takes a Python callable instead. */
+%ignore vmmk_log_cb;
+%ignore vmmk_log_set_callback;
+/* Python never holds a C string, so it never frees one. */
+%ignore vmmk_string_free;
+/* The option structs carry borrowed strings and arrays (name_filter,
+ * extra_spec_*): they are built in C by vmmkpy_flavor_match and
+ * vmmkpy_image_properties from plain arguments instead. */
+%ignore vmmk_flavor_requirements;
+%ignore vmmk_flavor_requirements_from_vm;
+%ignore vmmk_flavor_match;
+%ignore vmmk_image_options;
+%ignore vmmk_image_properties;
+
+%include <vmmk/common.h>
+%include <vmmk/vm.h>
+%include <vmmk/flavor.h>
+%include <vmmk/netmap.h>
+%include <vmmk/image.h>
+
+%mutable;
+%clearnodefaultctor;
+%clearnodefaultdtor;
+
+/* ------------------------------------------------------------------ */
+/* Glue. */
+
+%{
+/* The Python log handler; read and written only with the GIL held. */
+static PyObject *vmmkpy_log_handler;
+
+/* The vmmk_log_cb installed while a Python handler is set.  The library
+ * may call it from any thread, with or without the GIL, hence
+ * PyGILState_Ensure.  A handler that raises must not unwind through C:
+ * its exception is reported as unraisable and the message is dropped. */
+static void vmmkpy_log_trampoline(int level, const char *message, void *payload)
+{
+    (void)payload;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *handler = vmmkpy_log_handler;
+    if (handler) {
+        Py_INCREF(handler);   /* it may replace itself while running */
+        PyObject *r = PyObject_CallFunction(handler, "is", level, message);
+        if (!r)
+            PyErr_WriteUnraisable(handler);
+        Py_XDECREF(r);
+        Py_DECREF(handler);
+    } else {
+        /* Raced with set_log_handler(None): behave like the default sink. */
+        fprintf(stderr, "vmmk: %s: %s\n", vmmk_log_level_name(level), message);
+    }
+    PyGILState_Release(gil);
+}
+%}
+
+%feature("docstring") vmmkpy_set_log_handler
+"vmmkpy_set_log_handler(handler) -> previous handler or None
+
+Route libvmmk's log messages to handler(level: int, message: str);
+None restores the default sink (stderr)."
+
+%nothread vmmkpy_set_log_handler;
+%inline %{
+PyObject *vmmkpy_set_log_handler(PyObject *handler)
+{
+    if (handler != Py_None && !PyCallable_Check(handler)) {
+        PyErr_SetString(PyExc_TypeError, "log handler must be callable or None");
+        return NULL;
+    }
+    PyObject *previous = vmmkpy_log_handler;
+    if (handler == Py_None) {
+        /* Unhook first so that the trampoline never sees a freed handler. */
+        vmmk_log_set_callback(NULL, NULL);
+        vmmkpy_log_handler = NULL;
+    } else {
+        Py_INCREF(handler);
+        vmmkpy_log_handler = handler;
+        vmmk_log_set_callback(vmmkpy_log_trampoline, NULL);
+    }
+    if (!previous)
+        Py_RETURN_NONE;
+    return previous;   /* the reference we held passes to the caller */
+}
+%}
+
+%feature("docstring") vmmkpy_log_test_emit
+"vmmkpy_log_test_emit(level, message)
+
+For the tests: deliver one message to the installed Python handler through
+the same trampoline the library calls, entered like a library call (the GIL
+released).  libvmmk's own logger is internal, so this is the only way to
+check the C-to-Python path independently of what the library logs."
+
+%inline %{
+void vmmkpy_log_test_emit(int level, const char *message)
+{
+    vmmkpy_log_trampoline(level, message ? message : "", NULL);
+}
+%}
+
+%feature("docstring") vmmkpy_flavor_match
+"vmmkpy_flavor_match(flavors, vm, vcpus, ram_mib, disk_gib, boot_from_volume,
+    ephemeral_gib, swap_mib, name_filter, extra_specs_json, include_private)
+    -> [rc, vmmk_flavor_choice or None]
+
+vmmk_flavor_match() with the requirements built here: from vm when it is
+not None (vmmk_flavor_requirements_from_vm), then vcpus/ram_mib/disk_gib
+override where they are >= 0 (-1 = not given).  extra_specs_json is None or
+a JSON object of string values.  On VMMK_ENOFIT the match is still
+returned (with its proposal)."
+
+%inline %{
+/* Keeps Python out of the lifetime of the borrowed strings and arrays of
+ * vmmk_flavor_requirements: they live in this frame only.  The extra specs
+ * arrive as JSON so that one str carries any number of pairs; the Python
+ * layer builds that JSON from a dict it has checked (str -> str), so a
+ * failure here is VMMK_EINVAL without a message of its own. */
+int vmmkpy_flavor_match(vmmk_flavor_choice **out, const vmmk_flavor_list *flavors,
+                        const vmmk_vm *vm, int vcpus, long long ram_mib, long long disk_gib,
+                        int boot_from_volume, long long ephemeral_gib, long long swap_mib,
+                        const char *name_filter, const char *extra_specs_json,
+                        int include_private)
+{
+    vmmk_flavor_requirements req = VMMK_FLAVOR_REQUIREMENTS_INIT;
+    json_object *specs = NULL;
+    const char **keys = NULL, **values = NULL;
+    int rc;
+
+    *out = NULL;
+    req.boot_from_volume = boot_from_volume != 0;
+    if (vm && (rc = vmmk_flavor_requirements_from_vm(&req, vm)) < 0)
+        return rc;
+    if (vcpus >= 0)
+        req.vcpus = vcpus;
+    if (ram_mib >= 0)
+        req.ram_mib = (uint64_t)ram_mib;
+    if (disk_gib >= 0)
+        req.disk_gib = (uint64_t)disk_gib;
+    req.ephemeral_gib = ephemeral_gib > 0 ? (uint64_t)ephemeral_gib : 0;
+    req.swap_mib = swap_mib > 0 ? (uint64_t)swap_mib : 0;
+    req.name_filter = name_filter;
+    req.include_private = include_private != 0;
+
+    if (extra_specs_json) {
+        specs = json_tokener_parse(extra_specs_json);
+        if (!specs || !json_object_is_type(specs, json_type_object)) {
+            rc = VMMK_EINVAL;
+            goto done;
+        }
+        size_t n = (size_t)json_object_object_length(specs), i = 0;
+        keys = calloc(n ? n : 1, sizeof *keys);
+        values = calloc(n ? n : 1, sizeof *values);
+        if (!keys || !values) {
+            rc = VMMK_ENOMEM;
+            goto done;
+        }
+        json_object_object_foreach(specs, k, v) {
+            if (!json_object_is_type(v, json_type_string)) {
+                rc = VMMK_EINVAL;
+                goto done;
+            }
+            keys[i] = k;
+            values[i] = json_object_get_string(v);
+            i++;
+        }
+        req.extra_spec_keys = keys;
+        req.extra_spec_values = values;
+        req.n_extra_specs = i;
+    }
+    rc = vmmk_flavor_match(out, flavors, &req);
+done:
+    free(keys);
+    free(values);
+    json_object_put(specs);
+    return rc;
+}
+%}
+
+%feature("docstring") vmmkpy_image_properties
+"vmmkpy_image_properties(vm, disk_bus, vif_model, converted, qemu_guest_agent)
+    -> [rc, vmmk_properties or None]
+
+vmmk_image_properties() with options built here; disk_bus and vif_model
+are names (\"auto\", \"virtio\", ...) parsed by vmmk_disk_bus_parse() and
+vmmk_vif_model_parse(), whose errors name the bad value."
+
+%inline %{
+int vmmkpy_image_properties(vmmk_properties **out, const vmmk_vm *vm, const char *disk_bus,
+                            const char *vif_model, int converted, int qemu_guest_agent)
+{
+    vmmk_image_options opts = VMMK_IMAGE_OPTIONS_INIT;
+    int rc;
+
+    *out = NULL;
+    if ((rc = vmmk_disk_bus_parse(&opts.disk_bus, disk_bus ? disk_bus : "auto")) < 0 ||
+        (rc = vmmk_vif_model_parse(&opts.vif_model, vif_model ? vif_model : "auto")) < 0)
+        return rc;
+    opts.converted = converted != 0;
+    opts.qemu_guest_agent = qemu_guest_agent != 0;
+    return vmmk_image_properties(out, vm, &opts);
+}
+%}
