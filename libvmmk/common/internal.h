@@ -56,6 +56,12 @@ void vmmk__buf_free(vmmk__buf *b);
  * Errors name the path and the errno text. */
 int vmmk__read_file(char **out, size_t *out_len, const char *path);
 
+/* The body every *_from_file shares: read @p path ("-" = stdin), give the
+ * text to @p parse (with @p ctx, normally the caller's out pointer) and put
+ * the path in front of any error it records. */
+int vmmk__parse_file(const char *path, int (*parse)(void *ctx, const char *text, size_t len),
+                     void *ctx);
+
 /* Length of a (size_t)-1 "NUL-terminated" argument. */
 static inline size_t vmmk__len(const char *s, size_t len)
 {

@@ -158,3 +158,18 @@ int vmmk__read_file(char **out, size_t *out_len, const char *path)
         *out_len = len;
     return 0;
 }
+
+int vmmk__parse_file(const char *path, int (*parse)(void *ctx, const char *text, size_t len),
+                     void *ctx)
+{
+    char *text;
+    size_t len;
+    int rc = vmmk__read_file(&text, &len, path);
+    if (rc)
+        return rc;
+    rc = parse(ctx, text, len);
+    free(text);
+    if (rc)
+        vmmk__err_prefix("%s", strcmp(path, "-") == 0 ? "<stdin>" : path);
+    return rc;
+}

@@ -251,19 +251,15 @@ int vmmk_netmap_from_json(vmmk_netmap **out, const char *json, size_t len)
     return 0;
 }
 
+static int vmmk_netmap_from_json_cb(void *out, const char *text, size_t len)
+{
+    return vmmk_netmap_from_json(out, text, len);
+}
+
 int vmmk_netmap_from_file(vmmk_netmap **out, const char *path)
 {
     if (!out)
         return vmmk__err(VMMK_EINVAL, "vmmk_netmap_from_file: out is NULL");
     *out = NULL;
-    char *text;
-    size_t len;
-    int rc = vmmk__read_file(&text, &len, path);
-    if (rc)
-        return rc;
-    rc = vmmk_netmap_from_json(out, text, len);
-    free(text);
-    if (rc)
-        vmmk__err_prefix("%s", strcmp(path, "-") == 0 ? "<stdin>" : path);
-    return rc;
+    return vmmk__parse_file(path, vmmk_netmap_from_json_cb, out);
 }
