@@ -10,5 +10,6 @@
 #include <vmmk/flavor.h>
 #include <vmmk/netmap.h>
 #include <vmmk/image.h>
+#include <vmmk/copier.h>
 
 #endif /* VMMK_VMMK_H */

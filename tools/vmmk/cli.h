@@ -48,6 +48,8 @@ int cmd_flavor(int argc, char **argv);
 int cmd_netmap(int argc, char **argv);
 int cmd_image_properties(int argc, char **argv);
 int cmd_vm(int argc, char **argv);
+int cmd_copy(int argc, char **argv);
+int cmd_checksum(int argc, char **argv);
 
 /* Run the subcommand named by argv[0] from @p cmds; prints a list on
  * --help or an unknown name. */

@@ -13,6 +13,8 @@ static const cli_command commands[] = {
     { "netmap", "plan the Neutron ports for a VM's NICs", cmd_netmap },
     { "image-properties", "image properties a converted VM needs", cmd_image_properties },
     { "vm", "check and print a VM model document", cmd_vm },
+    { "copy", "copy a disk (whole or changed extents), resumable", cmd_copy },
+    { "checksum", "SHA-256 of a whole disk", cmd_checksum },
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 
