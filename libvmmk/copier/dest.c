@@ -24,6 +24,7 @@ struct vmmk__dest {
     bool is_nbd;
     bool is_block;
     bool direct;
+    bool created;
     int fd;                    /* file/device: the shared descriptor */
     int fd_buffered;           /* the same without O_DIRECT, for unaligned tails */
     bool punch_ok;             /* cleared after the first EOPNOTSUPP */
@@ -32,10 +33,14 @@ struct vmmk__dest {
     unsigned max_writers;
 };
 
+/* Writes in the page cache of a file destination, oldest first. */
+#define EVICT_WINDOWS 8
+
 struct vmmk__writer {
     vmmk__dest *d;
     struct nbd_handle *nbd;    /* NBD: this worker's connection */
     bool can_zero, can_flush;
+    struct { uint64_t off, len; } window[EVICT_WINDOWS];
 };
 
 static bool is_nbd_uri(const char *s)
@@ -126,6 +131,7 @@ static int open_path(vmmk__dest *d, uint64_t src_size)
         return vmmk__err_full(VMMK_EIO, NULL, NULL, 0, e, "destination %s: %s", d->spec, strerror(e));
     }
     d->is_block = S_ISBLK(st.st_mode);
+    d->created = created;
     if (created && ftruncate(d->fd, (off_t)src_size) != 0) {
         int e = errno;
         unlink(d->spec);
@@ -195,6 +201,11 @@ int vmmk__dest_open(vmmk__dest **out, const char *spec, uint64_t src_size, bool 
 const char *vmmk__dest_identity(const vmmk__dest *d)
 {
     return d->identity;
+}
+
+bool vmmk__dest_created(const vmmk__dest *d)
+{
+    return d->created;
 }
 
 unsigned vmmk__dest_max_writers(const vmmk__dest *d)
@@ -271,6 +282,26 @@ static int pwrite_all(vmmk__dest *d, int fd, const char *buf, uint64_t len, uint
     return 0;
 }
 
+/* Keep a copy from filling the page cache with dirty pages: the kernel
+ * would throttle every writer once the dirty limit is hit, and the cache
+ * would push out everything else on the conversion host.  Start writeback
+ * of each write at once, and drop a write from the cache a few writes
+ * later, when its writeback has had time to finish (the same approach as
+ * nbdcopy's file backend). */
+static void evict(vmmk__writer *w, uint64_t off, uint64_t len)
+{
+    int fd = w->d->fd_buffered;
+    if (w->window[0].len) {
+        sync_file_range(fd, (off_t)w->window[0].off, (off_t)w->window[0].len,
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+        posix_fadvise(fd, (off_t)w->window[0].off, (off_t)w->window[0].len, POSIX_FADV_DONTNEED);
+    }
+    memmove(&w->window[0], &w->window[1], sizeof w->window[0] * (EVICT_WINDOWS - 1));
+    sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+    w->window[EVICT_WINDOWS - 1].off = off;
+    w->window[EVICT_WINDOWS - 1].len = len;
+}
+
 int vmmk__writer_write(vmmk__writer *w, const void *buf, uint64_t len, uint64_t off)
 {
     vmmk__dest *d = w->d;
@@ -282,8 +313,11 @@ int vmmk__writer_write(vmmk__writer *w, const void *buf, uint64_t len, uint64_t 
             return nbd_err("write", d->spec, off, len);
         return 0;
     }
-    int fd = aligned(d, buf, len, off) ? d->fd : d->fd_buffered;
-    return pwrite_all(d, fd, buf, len, off);
+    bool direct = aligned(d, buf, len, off);
+    int rc = pwrite_all(d, direct ? d->fd : d->fd_buffered, buf, len, off);
+    if (!rc && !direct && !d->is_block)
+        evict(w, off, len);
+    return rc;
 }
 
 static int write_zeros(vmmk__writer *w, uint64_t len, uint64_t off)

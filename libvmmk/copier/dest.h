@@ -21,6 +21,9 @@ const char *vmmk__dest_identity(const vmmk__dest *d);
 /* How many workers may write at once (1 for an NBD export without
  * multi-conn, unlimited otherwise). */
 unsigned vmmk__dest_max_writers(const vmmk__dest *d);
+/* True when the destination was created by this open: it reads as zeros,
+ * so zero ranges need no writes. */
+bool vmmk__dest_created(const vmmk__dest *d);
 
 /* Per-worker writer: for NBD its own connection; for files a thin wrapper. */
 typedef struct vmmk__writer vmmk__writer;

@@ -214,6 +214,10 @@ int vmmk_copier_new(vmmk_copier **out, vmmk_source *src, const char *destination
     c->nchunks = (c->size + VMMK__CHUNK - 1) / VMMK__CHUNK;
     if ((rc = vmmk__dest_open(&c->dest, destination, c->size, o.direct_io)))
         goto fail;
+    /* A file this copy just created reads as zeros: holes need no writes.
+     * (Never assumed for anything that existed: stale data must go.) */
+    if (vmmk__dest_created(c->dest))
+        c->o.destination_is_zero = true;
     unsigned writers = vmmk__dest_max_writers(c->dest);
     c->nworkers = multi_conn ? o.connections : 1;
     if (writers && c->nworkers > writers)

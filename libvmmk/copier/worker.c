@@ -568,8 +568,17 @@ static int run(vmmk__worker *w)
             pthread_mutex_unlock(&c->lock);
             continue;
         }
-        int timeout = wait_us > 0 ? (int)(wait_us / 1000) + 1 : 200;
-        int pr = nbd_poll(w->nbd, timeout);
+        /* Reads may have completed inside another libnbd call (block
+         * status runs the same state machine): handle those before
+         * waiting, or poll would sit out its timeout on a quiet socket. */
+        bool ready = false;
+        for (unsigned i = 0; i < w->nslots && !ready; i++)
+            ready = w->slots[i].state == SLOT_DONE;
+        int pr = 1;
+        if (!ready) {
+            int timeout = wait_us > 0 ? (int)(wait_us / 1000) + 1 : 200;
+            pr = nbd_poll(w->nbd, timeout);
+        }
         bool dead = pr == -1 || nbd_aio_is_dead(w->nbd) || nbd_aio_is_closed(w->nbd);
         /* Collect completions; libnbd already retired them (callback
          * returned 1). */

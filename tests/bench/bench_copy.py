@@ -50,17 +50,18 @@ class Server:
 
 
 def run(argv):
-    """Wall seconds and peak RSS (MiB) of one child process."""
+    """Wall seconds and peak RSS (MiB) of one command.
+
+    GNU time measures the RSS: a child forked from this Python process
+    would count Python's own pages in its ru_maxrss."""
+    os.sync()                  # start each run without the previous one's writeback
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
     wall = time.monotonic() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    err = p.stderr.read().decode()
-    p.stderr.close()
     if p.returncode != 0:
-        sys.exit(f"{argv[0]} failed: {err}")
-    return wall, ru.ru_maxrss / 1024.0
+        sys.exit(f"{argv[0]} failed: {p.stderr}")
+    return wall, int(p.stderr.strip().splitlines()[-1]) / 1024.0
 
 
 def drop(path):
@@ -98,7 +99,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes, 3 runs: a smoke run only")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    for tool in ("nbdkit", "nbdcopy"):
+    for tool in ("nbdkit", "nbdcopy", "/usr/bin/time"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing (apt install nbdkit libnbd-bin)")
     runs = 3 if args.quick else max(5, args.runs)
