@@ -12,12 +12,19 @@
  *    layer frees with the matching vmmk_*_free(), and `(json, len)` pairs
  *    are taken from one Python str.  A call with out-params returns
  *    [rc, value...].
- *  - small glue functions (vmmkpy_*): two that build the option structs
- *    whose string and array members Python cannot own safely, one that
- *    installs a Python callable as the log callback, and a test hook.
+ *  - typemaps for the copier: `char ***out` (an argv) comes back as a list
+ *    of str or None, vmmk_source_start's borrowed `const char **uri` as a
+ *    str, and nbdkit's `params`/`filters` arrays are taken from a sequence
+ *    of str.
+ *  - small glue functions (vmmkpy_*): those that build the option structs
+ *    whose string and array members Python cannot own safely (flavor
+ *    requirements, image options, VDDK and HTTP sources, copy options),
+ *    one that installs a Python callable as the log callback, a test hook,
+ *    and vmmkpy_copier: a copier together with its Python progress
+ *    callable, run with the GIL released (see there).
  * Every wrapped call releases the GIL (threads="1") so that long calls do
  * not block other Python threads; the glue that touches Python objects is
- * marked %nothread.
+ * marked %nothread (and releases the GIL itself around long C calls).
  */
 %module(package="vmmk", threads="1",
         docstring="Low-level SWIG wrapper of libvmmk (package-internal: use `import vmmk`).") vmmk_c
@@ -82,6 +89,9 @@ VMMK_OUT_HANDLE(vmmk_flavor_choice)
 VMMK_OUT_HANDLE(vmmk_netmap)
 VMMK_OUT_HANDLE(vmmk_port_plan)
 VMMK_OUT_HANDLE(vmmk_properties)
+VMMK_OUT_HANDLE(vmmk_source)
+VMMK_OUT_HANDLE(vmmk_extent_list)
+VMMK_OUT_HANDLE(vmmkpy_copier)
 
 /* Enum out-params of the *_parse helpers come back as int. */
 %define VMMK_OUT_ENUM(TYPE)
@@ -100,6 +110,109 @@ VMMK_OUT_ENUM(vmmk_controller)
 VMMK_OUT_ENUM(vmmk_nic_adapter)
 VMMK_OUT_ENUM(vmmk_disk_bus)
 VMMK_OUT_ENUM(vmmk_vif_model)
+
+/* ------------------------------------------------------------------ */
+/* Output string arrays: char ***out (NULL-terminated, vmmk_source_argv)
+ * -> list of str, or None when the call set none.  Freed with
+ * vmmk_strv_free() in freearg, which runs on every exit path. */
+
+%typemap(in, numinputs=0) char ***out (char **tmp = NULL) {
+    tmp = NULL;
+    $1 = &tmp;
+}
+%typemap(argout) char ***out {
+    PyObject *l_;
+    if (*$1) {
+        Py_ssize_t n_ = 0;
+        while ((*$1)[n_])
+            n_++;
+        if (!(l_ = PyList_New(n_)))
+            SWIG_fail;
+        for (Py_ssize_t i_ = 0; i_ < n_; i_++) {
+            const char *e_ = (*$1)[i_];
+            PyObject *s_ = PyUnicode_DecodeUTF8(e_, strlen(e_), "surrogateescape");
+            if (!s_) {
+                Py_DECREF(l_);
+                SWIG_fail;
+            }
+            PyList_SET_ITEM(l_, i_, s_);
+        }
+    } else {
+        l_ = Py_None;
+        Py_INCREF(l_);
+    }
+    $result = SWIG_Python_AppendOutput($result, l_);
+}
+%typemap(freearg) char ***out {
+    if ($1 && *$1) {
+        vmmk_strv_free(*$1);
+        *$1 = NULL;
+    }
+}
+
+/* vmmk_source_start's borrowed URI -> str (None when not set); the
+ * library owns it, so nothing is freed. */
+%typemap(in, numinputs=0) const char **uri (const char *tmp = NULL) {
+    tmp = NULL;
+    $1 = &tmp;
+}
+%typemap(argout) const char **uri {
+    PyObject *s_;
+    if (*$1) {
+        if (!(s_ = PyUnicode_DecodeUTF8(*$1, strlen(*$1), "surrogateescape")))
+            SWIG_fail;
+    } else {
+        s_ = Py_None;
+        Py_INCREF(s_);
+    }
+    $result = SWIG_Python_AppendOutput($result, s_);
+}
+
+/* nbdkit's params and filters (NULL-terminated arrays) <- a sequence of
+ * str, or None for NULL.  The sequence is copied into a tuple first: the
+ * call runs without the GIL, and another thread could otherwise change a
+ * list and free the strings the array points into.  The UTF-8 forms are
+ * cached in the str objects, which the tuple keeps alive until freearg.
+ * A NUL inside an element would cut it short: refused. */
+%typemap(in) const char *const *params (PyObject *seq = NULL, const char **vec = NULL) {
+    if ($input != Py_None) {
+        Py_ssize_t n_;
+        if (PyUnicode_Check($input)) {
+            PyErr_SetString(PyExc_TypeError, "$1_name: expected a sequence of str, got a str");
+            SWIG_fail;
+        }
+        if (!(seq = PySequence_Tuple($input)))
+            SWIG_fail;
+        n_ = PyTuple_GET_SIZE(seq);
+        if (!(vec = calloc((size_t)n_ + 1, sizeof *vec))) {
+            PyErr_NoMemory();
+            SWIG_fail;
+        }
+        for (Py_ssize_t i_ = 0; i_ < n_; i_++) {
+            PyObject *o_ = PyTuple_GET_ITEM(seq, i_);
+            Py_ssize_t len_;
+            const char *s_;
+            if (!PyUnicode_Check(o_)) {
+                PyErr_Format(PyExc_TypeError, "$1_name[%zd]: expected str, got %s", i_,
+                             Py_TYPE(o_)->tp_name);
+                SWIG_fail;
+            }
+            if (!(s_ = PyUnicode_AsUTF8AndSize(o_, &len_)))
+                SWIG_fail;
+            if (strlen(s_) != (size_t)len_) {
+                PyErr_Format(PyExc_ValueError, "$1_name[%zd]: contains a NUL character", i_);
+                SWIG_fail;
+            }
+            vec[i_] = s_;
+        }
+    }
+    $1 = (const char *const *)vec;
+}
+%typemap(freearg) const char *const *params {
+    free(vec$argnum);
+    Py_XDECREF(seq$argnum);
+}
+%apply const char *const *params { const char *const *filters };
 
 /* ------------------------------------------------------------------ */
 /* (const char *json, size_t len) <- one str; embedded NULs are passed on
@@ -144,12 +257,34 @@ VMMK_OUT_ENUM(vmmk_vif_model)
 %ignore vmmk_flavor_match;
 %ignore vmmk_image_options;
 %ignore vmmk_image_properties;
+/* The copier (copier.h): the source option structs are built by
+ * vmmkpy_source_new_vddk/_http, the copy options and the copier itself
+ * live in vmmkpy_copier (with the progress callable), stats and progress
+ * come back as dicts.  Python never holds a string array to free. */
+%ignore vmmk_vddk_options;
+%ignore vmmk_http_options;
+%ignore vmmk_source_new_vddk;
+%ignore vmmk_source_new_http;
+%ignore vmmk_strv_free;
+%ignore vmmk_extent;
+%ignore vmmk_extent_list;
+%ignore vmmk_extent_list_from_file;
+%ignore vmmk_copy_progress;
+%ignore vmmk_copy_progress_cb;
+%ignore vmmk_copy_stats;
+%ignore vmmk_copy_options;
+%ignore vmmk_copier_new;
+%ignore vmmk_copier_run;
+%ignore vmmk_copier_cancel;
+%ignore vmmk_copier_size;
+%ignore vmmk_copier_free;
 
 %include <vmmk/common.h>
 %include <vmmk/vm.h>
 %include <vmmk/flavor.h>
 %include <vmmk/netmap.h>
 %include <vmmk/image.h>
+%include <vmmk/copier.h>
 
 %mutable;
 %clearnodefaultctor;
