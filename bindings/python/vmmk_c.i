@@ -468,3 +468,320 @@ int vmmkpy_image_properties(vmmk_properties **out, const vmmk_vm *vm, const char
     return vmmk_image_properties(out, vm, &opts);
 }
 %}
+
+/* ------------------------------------------------------------------ */
+/* Copier glue. */
+
+%feature("docstring") vmmkpy_source_new_vddk
+"vmmkpy_source_new_vddk(server, user, password, thumbprint, vm_moref, file,
+    snapshot_moref, libdir, transports, compression, max_request, retry)
+    -> [rc, vmmk_source or None]
+
+vmmk_source_new_vddk() with the options built here (None = NULL)."
+
+%inline %{
+/* The strings are SWIG's conversions of the Python arguments, alive for
+ * this call only; the library copies what it keeps (the password only
+ * into its 0600 file). */
+int vmmkpy_source_new_vddk(vmmk_source **out, const char *server, const char *user,
+                           const char *password, const char *thumbprint, const char *vm_moref,
+                           const char *file, const char *snapshot_moref, const char *libdir,
+                           const char *transports, const char *compression,
+                           uint32_t max_request, int retry)
+{
+    vmmk_vddk_options opts = VMMK_VDDK_OPTIONS_INIT;
+    opts.server = server;
+    opts.user = user;
+    opts.password = password;
+    opts.thumbprint = thumbprint;
+    opts.vm_moref = vm_moref;
+    opts.file = file;
+    opts.snapshot_moref = snapshot_moref;
+    opts.libdir = libdir;
+    opts.transports = transports;
+    opts.compression = compression;
+    opts.max_request = max_request;
+    opts.retry = retry != 0;
+    return vmmk_source_new_vddk(out, &opts);
+}
+%}
+
+%feature("docstring") vmmkpy_source_new_http
+"vmmkpy_source_new_http(url, cookie, cacert, insecure, retry, timeout)
+    -> [rc, vmmk_source or None]
+
+vmmk_source_new_http() with the options built here (None = NULL)."
+
+%inline %{
+int vmmkpy_source_new_http(vmmk_source **out, const char *url, const char *cookie,
+                           const char *cacert, int insecure, int retry, unsigned int timeout)
+{
+    vmmk_http_options opts = VMMK_HTTP_OPTIONS_INIT;
+    opts.url = url;
+    opts.cookie = cookie;
+    opts.cacert = cacert;
+    opts.insecure = insecure != 0;
+    opts.retry = retry != 0;
+    opts.timeout = timeout;
+    return vmmk_source_new_http(out, &opts);
+}
+%}
+
+/* A copier as Python uses it: opaque to SWIG. */
+%inline %{
+typedef struct vmmkpy_copier vmmkpy_copier;
+%}
+
+%{
+/* The copier with what its progress callback needs.  The library keeps
+ * the options (callback and payload) for the copier's lifetime, so the
+ * payload lives exactly as long: vmmkpy_copier_free frees both.
+ *
+ * progress and error are Python objects: read and written only with the
+ * GIL held.  copier is set once, before anything can call the callback. */
+struct vmmkpy_copier {
+    vmmk_copier *copier;
+    PyObject *progress;   /* callable(dict), or NULL */
+    PyObject *error;      /* the exception it raised, or NULL */
+};
+
+/* Take the raised exception, with its traceback, as one object. */
+static PyObject *vmmkpy_take_exception(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value && tb)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
+static PyObject *vmmkpy_progress_dict(const vmmk_copy_progress *p)
+{
+    PyObject *eta;
+    if (p->eta < 0) {
+        eta = Py_None;
+        Py_INCREF(eta);
+    } else if (!(eta = PyFloat_FromDouble(p->eta))) {
+        return NULL;
+    }
+    return Py_BuildValue("{s:K,s:K,s:d,s:N,s:d}", "bytes_done", (unsigned long long)p->bytes_done,
+                         "bytes_total", (unsigned long long)p->bytes_total, "rate", p->rate,
+                         "eta", eta, "elapsed", p->elapsed);
+}
+
+/* The vmmk_copy_progress_cb of every vmmkpy_copier.  The library calls it
+ * on the thread that runs vmmk_copier_run(), which vmmkpy_copier_run
+ * entered with the GIL released: take it back for the Python call.
+ *
+ * An exception must not unwind through C: the first one (raised by the
+ * callable, or by a signal handler such as SIGINT's KeyboardInterrupt,
+ * which only runs here while the copy is in C) is kept and the copy is
+ * cancelled; vmmkpy_copier_run hands it to Python, which re-raises it.
+ * After that the callable is not called again. */
+static void vmmkpy_progress_trampoline(const vmmk_copy_progress *p, void *payload)
+{
+    vmmkpy_copier *pc = payload;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    if (!pc->error) {
+        if (PyErr_CheckSignals() == 0 && pc->progress) {
+            PyObject *d = vmmkpy_progress_dict(p);
+            PyObject *r = d ? PyObject_CallOneArg(pc->progress, d) : NULL;
+            Py_XDECREF(r);
+            Py_XDECREF(d);
+        }
+        if (PyErr_Occurred()) {
+            pc->error = vmmkpy_take_exception();
+            vmmk_copier_cancel(pc->copier);
+        }
+    }
+    PyGILState_Release(gil);
+}
+%}
+
+%feature("docstring") vmmkpy_copier_new
+"vmmkpy_copier_new(source, destination, extents, state_file, requests,
+    request_size, connections, destination_is_zero, direct_io, checksum,
+    rate_limit, retries, progress_interval) -> [rc, vmmkpy_copier or None]
+
+vmmk_copier_new() with the options built here; extents is a
+vmmk_extent_list or None, state_file None or a path.  The progress
+trampoline is always installed (it also delivers signals such as Ctrl-C
+while the copy runs); set the Python callable with
+vmmkpy_copier_set_progress.  source is borrowed: it must outlive the
+copier.  Free with vmmkpy_copier_free."
+
+%inline %{
+/* Runs without the GIL (it may start nbdkit and connect): no Python
+ * object is touched here.  The extent list is copied by the library. */
+int vmmkpy_copier_new(vmmkpy_copier **out, vmmk_source *source, const char *destination,
+                      const vmmk_extent_list *extents, const char *state_file,
+                      unsigned int requests, uint32_t request_size, unsigned int connections,
+                      int destination_is_zero, int direct_io, int checksum, uint64_t rate_limit,
+                      unsigned int retries, double progress_interval)
+{
+    vmmk_copy_options opts = VMMK_COPY_OPTIONS_INIT;
+    vmmkpy_copier *pc;
+    int rc;
+
+    *out = NULL;
+    if (!(pc = calloc(1, sizeof *pc)))
+        return VMMK_ENOMEM;
+    opts.requests = requests;
+    opts.request_size = request_size;
+    opts.connections = connections;
+    opts.destination_is_zero = destination_is_zero != 0;
+    opts.direct_io = direct_io != 0;
+    opts.checksum = checksum != 0;
+    opts.rate_limit = rate_limit;
+    opts.state_file = state_file;
+    opts.extents = extents;
+    opts.retries = retries;
+    opts.progress_interval = progress_interval;
+    opts.progress = vmmkpy_progress_trampoline;
+    opts.progress_payload = pc;
+    if ((rc = vmmk_copier_new(&pc->copier, source, destination, &opts)) < 0) {
+        free(pc);
+        return rc;
+    }
+    *out = pc;
+    return 0;
+}
+%}
+
+%feature("docstring") vmmkpy_copier_set_progress
+"vmmkpy_copier_set_progress(copier, callable or None)
+
+The Python callable the progress trampoline calls with a dict
+(bytes_done, bytes_total, rate, eta or None, elapsed)."
+
+%nothread vmmkpy_copier_set_progress;
+%inline %{
+PyObject *vmmkpy_copier_set_progress(vmmkpy_copier *pc, PyObject *progress)
+{
+    if (!pc) {
+        PyErr_SetString(PyExc_ValueError, "copier is NULL");
+        return NULL;
+    }
+    if (progress != Py_None && !PyCallable_Check(progress)) {
+        PyErr_SetString(PyExc_TypeError, "progress must be callable or None");
+        return NULL;
+    }
+    PyObject *old = pc->progress;
+    if (progress == Py_None) {
+        pc->progress = NULL;
+    } else {
+        Py_INCREF(progress);
+        pc->progress = progress;
+    }
+    Py_XDECREF(old);
+    Py_RETURN_NONE;
+}
+%}
+
+%feature("docstring") vmmkpy_copier_run
+"vmmkpy_copier_run(copier) -> (rc, stats dict, exception or None)
+
+vmmk_copier_run() with the GIL released.  The stats dict has bytes_read,
+bytes_written, bytes_zeroed, bytes_skipped, requests, retries, reconnects,
+seconds, and sha256 when a checksum was made.  The exception is what the
+progress callable (or a signal handler) raised, which cancelled the copy;
+the caller re-raises it.  vmmk_error_last() describes rc as usual: nothing
+here calls the library after the copy."
+
+%nothread vmmkpy_copier_run;
+%inline %{
+PyObject *vmmkpy_copier_run(vmmkpy_copier *pc)
+{
+    vmmk_copy_stats st;
+    PyObject *stats, *error;
+    int rc;
+
+    if (!pc) {
+        PyErr_SetString(PyExc_ValueError, "copier is NULL");
+        return NULL;
+    }
+    memset(&st, 0, sizeof st);
+    Py_BEGIN_ALLOW_THREADS
+    rc = vmmk_copier_run(pc->copier, &st);
+    Py_END_ALLOW_THREADS
+    error = pc->error;          /* our reference passes to the result */
+    pc->error = NULL;
+    stats = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d}",
+                          "bytes_read", (unsigned long long)st.bytes_read,
+                          "bytes_written", (unsigned long long)st.bytes_written,
+                          "bytes_zeroed", (unsigned long long)st.bytes_zeroed,
+                          "bytes_skipped", (unsigned long long)st.bytes_skipped,
+                          "requests", (unsigned long long)st.requests,
+                          "retries", (unsigned long long)st.retries,
+                          "reconnects", (unsigned long long)st.reconnects,
+                          "seconds", st.seconds);
+    if (stats && st.sha256[0]) {
+        PyObject *h = PyUnicode_FromStringAndSize(st.sha256, (Py_ssize_t)strnlen(st.sha256, 64));
+        if (!h || PyDict_SetItemString(stats, "sha256", h) < 0)
+            Py_CLEAR(stats);
+        Py_XDECREF(h);
+    }
+    if (!stats) {
+        Py_XDECREF(error);
+        return NULL;
+    }
+    if (!error) {
+        error = Py_None;
+        Py_INCREF(error);
+    }
+    return Py_BuildValue("(iNN)", rc, stats, error);
+}
+%}
+
+%feature("docstring") vmmkpy_copier_cancel
+"vmmkpy_copier_cancel(copier)
+
+vmmk_copier_cancel(): the running vmmkpy_copier_run returns VMMK_ECANCELED.
+Safe from any thread."
+
+%nothread vmmkpy_copier_cancel;   /* lock-free and instant: no need to drop the GIL */
+%inline %{
+void vmmkpy_copier_cancel(vmmkpy_copier *pc)
+{
+    if (pc)
+        vmmk_copier_cancel(pc->copier);
+}
+%}
+
+%feature("docstring") vmmkpy_copier_size
+"vmmkpy_copier_size(copier) -> int: the source's size in bytes."
+
+%inline %{
+uint64_t vmmkpy_copier_size(const vmmkpy_copier *pc)
+{
+    return pc ? vmmk_copier_size(pc->copier) : 0;
+}
+%}
+
+%feature("docstring") vmmkpy_copier_free
+"vmmkpy_copier_free(copier)
+
+vmmk_copier_free() (without the GIL), then drop the progress callable and
+any exception not handed over.  Not while vmmkpy_copier_run runs."
+
+%nothread vmmkpy_copier_free;
+%inline %{
+void vmmkpy_copier_free(vmmkpy_copier *pc)
+{
+    if (!pc)
+        return;
+    Py_BEGIN_ALLOW_THREADS
+    vmmk_copier_free(pc->copier);
+    Py_END_ALLOW_THREADS
+    Py_CLEAR(pc->progress);
+    Py_CLEAR(pc->error);
+    free(pc);
+}
+%}

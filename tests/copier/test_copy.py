@@ -311,3 +311,34 @@ def test_direct_io_destination(nbdkit):
             pytest.skip(f"/var/tmp does not support O_DIRECT: {r.stderr.strip()}")
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["sha256"] == sha256_file(out)
+
+
+@pytest.fixture
+def loop_device(tmp_path):
+    """A 64 MiB block device backed by a file (root and losetup needed)."""
+    import shutil as _sh
+    if os.geteuid() != 0 or not _sh.which("losetup"):
+        pytest.skip("a loop device needs root and losetup (util-linux)")
+    backing = tmp_path / "loop.img"
+    with open(backing, "wb") as f:
+        f.write(b"\xee" * (64 * MiB))         # stale data the copy must replace
+    r = subprocess.run(["losetup", "-f", "--show", str(backing)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"no loop device here: {r.stderr.strip()}")
+    dev = r.stdout.strip()
+    yield dev
+    subprocess.run(["losetup", "-d", dev])
+
+
+def test_block_device_destination(nbdkit, tmp_path, loop_device):
+    k = nbdkit("sparse-random", "size=64M", "seed=9", "percent=30")
+    st = copy_json(k.uri, loop_device, "--checksum", "sha256")
+    assert st["bytes_zeroed"] > 0              # holes zeroed on the device, never assumed
+    r = vmmk("checksum", loop_device)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == st["sha256"] == sha256_file(nbdcopy_to_file(k.uri, tmp_path / "ref.img"))
+    # A device smaller than the source is refused.
+    big = nbdkit("pattern", "size=128M", name="big")
+    r = vmmk("copy", big.uri, loop_device)
+    assert r.returncode == 1
+    assert "is smaller than the source" in r.stderr
