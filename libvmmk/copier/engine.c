@@ -27,6 +27,16 @@ double vmmk__now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void vmmk__cond_wait_for(pthread_cond_t *cond, pthread_mutex_t *lock, double seconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long ns = ts.tv_nsec + (long)((seconds - (double)(long)seconds) * 1e9);
+    ts.tv_sec += (time_t)seconds + ns / 1000000000L;
+    ts.tv_nsec = ns % 1000000000L;
+    pthread_cond_timedwait(cond, lock, &ts);
+}
+
 void vmmk__copier_fail(vmmk_copier *c, int code, const char *detail, int sys_errno,
                        const char *fmt, ...)
 {
@@ -284,14 +294,7 @@ static int journal(vmmk_copier *c, bool final)
                     all = false;
             if (all || c->workers_running == 0 || atomic_load(&c->stop) || vmmk__now() > deadline)
                 break;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 50 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+            vmmk__cond_wait_for(&c->cond, &c->lock, 0.05);
         }
     }
     for (size_t i = 0; i < c->n_durable; i++)
@@ -383,17 +386,9 @@ int vmmk_copier_run(vmmk_copier *c, vmmk_copy_stats *stats)
         pthread_mutex_lock(&c->lock);
         unsigned running = c->workers_running;
         if (running) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            double tick = c->o.progress_interval < JOURNAL_INTERVAL ? c->o.progress_interval : JOURNAL_INTERVAL;
-            long ns = (long)(tick * 1e9);
-            ts.tv_sec += ns / 1000000000L;
-            ts.tv_nsec += ns % 1000000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+            vmmk__cond_wait_for(&c->cond, &c->lock,
+                                c->o.progress_interval < JOURNAL_INTERVAL ? c->o.progress_interval
+                                                                          : JOURNAL_INTERVAL);
             running = c->workers_running;
         }
         pthread_mutex_unlock(&c->lock);

@@ -67,6 +67,8 @@ struct vmmk_copier {
 
 /* ---- engine.c ---- */
 double vmmk__now(void);
+/* pthread_cond_timedwait for at most @p seconds (the mutex is held). */
+void vmmk__cond_wait_for(pthread_cond_t *cond, pthread_mutex_t *lock, double seconds);
 /* Record the first fatal error (from any thread) and stop the copy. */
 void vmmk__copier_fail(vmmk_copier *c, int code, const char *detail, int sys_errno,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));

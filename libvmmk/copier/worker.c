@@ -557,14 +557,7 @@ static int run(vmmk__worker *w)
                 break;
             /* Slots are all with the hasher: wait for one to come back. */
             pthread_mutex_lock(&c->lock);
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+            vmmk__cond_wait_for(&c->cond, &c->lock, 0.1);
             pthread_mutex_unlock(&c->lock);
             continue;
         }

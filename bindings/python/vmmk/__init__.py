@@ -11,8 +11,11 @@ Pythonic:
   docs/vm-model.md, docs/flavor-matching.md, docs/network-mapping.md,
   docs/image-properties.md); a JSON ``str`` is accepted wherever a dict is;
 * every C object made on the way is freed before the call returns, also
-  when it raises;
-* log messages can go to a Python callable (:func:`set_log_handler`).
+  when it raises; the two that live longer, a disk :class:`Source` (which
+  may run nbdkit) and a :class:`Copier`, are context managers (and are
+  freed by the garbage collector if not closed);
+* log messages and copy progress go to Python callables
+  (:func:`set_log_handler`, ``progress=`` of :func:`copy`).
 
 Secrets are masked by the library in every message, so they never reach
 ``str()`` or ``repr()`` of an exception nor a log handler.
@@ -25,19 +28,21 @@ import contextlib as _contextlib
 import json as _json
 import os as _os
 import threading as _threading
+import weakref as _weakref
 from collections.abc import Mapping as _Mapping
 
 from . import vmmk_c as _c
 
 __all__ = [
     "__version__", "Error", "InvalidArgument", "ParseError", "NotFound",
-    "NoFlavorFits", "NetworkUnmapped", "Unsupported", "ERROR_NAMES",
+    "NoFlavorFits", "NetworkUnmapped", "Unsupported", "Cancelled", "ERROR_NAMES",
     "strerror", "sanitize_name", "redact", "normalize_mac",
     "register_secret", "unregister_secret",
     "vm_from_json", "vm_from_file", "load_vm", "vm_to_json",
     "match_flavor", "match_flavor_detail", "map_networks", "image_properties",
     "set_log_level", "get_log_level", "log_level_name", "set_log_handler",
     "log_to_logging",
+    "Source", "Copier", "copy", "checksum",
 ]
 
 #: Library version, "MAJOR.MINOR.PATCH" (vmmk_version()).
@@ -66,6 +71,7 @@ del _name, _code
 
 _INT64_MAX = 2 ** 63 - 1
 _INT32_MAX = 2 ** 31 - 1
+_UINT32_MAX = 2 ** 32 - 1
 
 # ---------------------------------------------------------------------------
 # Errors
@@ -145,6 +151,10 @@ class Unsupported(Error):
     """``VMMK_EUNSUPPORTED``: the peer, document version or build does not support this."""
 
 
+class Cancelled(Error):
+    """``VMMK_ECANCELED``: the operation was cancelled (:meth:`Copier.cancel`)."""
+
+
 class NoFlavorFits(Error):
     """``VMMK_ENOFIT``: no flavor meets every requirement.
 
@@ -172,6 +182,7 @@ _ERROR_CLASSES = {
     _c.VMMK_ENOFIT: NoFlavorFits,
     _c.VMMK_EUNMAPPED: NetworkUnmapped,
     _c.VMMK_EUNSUPPORTED: Unsupported,
+    _c.VMMK_ECANCELED: Cancelled,
 }
 
 
@@ -217,13 +228,18 @@ _live = 0
 
 
 def _own(stack, ptr, free):
-    global _live
     if ptr is None:
         return None
-    with _live_lock:
-        _live += 1
+    _track()
     stack.callback(_release, ptr, free)
     return ptr
+
+
+def _track():
+    """Count one more live C object (freed later with _release)."""
+    global _live
+    with _live_lock:
+        _live += 1
 
 
 def _release(ptr, free):
