@@ -28,7 +28,6 @@ import contextlib as _contextlib
 import json as _json
 import os as _os
 import threading as _threading
-import weakref as _weakref
 from collections.abc import Mapping as _Mapping
 
 from . import vmmk_c as _c
@@ -627,3 +626,14 @@ def log_to_logging(logger=None):
         log.log(levels.get(level, logging.DEBUG), "%s", message)
 
     return set_log_handler(handler)
+
+
+# ---------------------------------------------------------------------------
+# Disk copier: in its own module (vmmk/_copier.py), which uses the helpers
+# above, hence imported last.
+
+from ._copier import Copier, Source, checksum, copy  # noqa: E402
+
+for _o in (Source, Copier, copy, checksum):
+    _o.__module__ = __name__     # documented and shown as vmmk.Source, not vmmk._copier.Source
+del _o
