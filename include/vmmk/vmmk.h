@@ -11,5 +11,6 @@
 #include <vmmk/netmap.h>
 #include <vmmk/image.h>
 #include <vmmk/copier.h>
+#include <vmmk/vsphere.h>
 
 #endif /* VMMK_VMMK_H */

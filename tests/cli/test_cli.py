@@ -258,3 +258,12 @@ def test_vm_syntax_error_line_column(tmp_path):
     r = run("vm", "show", "--vm", p)
     assert r.returncode == 1
     assert "line 3, column 3" in r.stderr
+
+
+def test_thumbprint_usage_and_refused():
+    r = run("thumbprint")
+    assert r.returncode == 2
+    assert "--server" in r.stderr
+    r = run("thumbprint", "--server", "127.0.0.1:1")
+    assert r.returncode == 1
+    assert "127.0.0.1:1" in r.stderr and "Connection refused" in r.stderr

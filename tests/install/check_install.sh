@@ -21,7 +21,7 @@ bad=$(nm -D --defined-only "$libdir/libvmmk.so.0" | awk '$2 ~ /[TDBR]/ {print $3
 [ -z "$bad" ] || fail "symbols outside vmmk_*: $bad"
 ! nm -D --defined-only "$libdir/libvmmk.so.0" | grep -q ' vmmk__' || fail "internal symbols exported"
 
-for h in vmmk.h common.h vm.h flavor.h netmap.h image.h; do
+for h in vmmk.h common.h vm.h flavor.h netmap.h image.h copier.h vsphere.h; do
     [ -f "$prefix/include/vmmk/$h" ] || fail "header vmmk/$h not installed"
 done
 [ -f "$prefix/share/man/man1/vmmk.1" ] || fail "man page not installed"

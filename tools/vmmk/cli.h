@@ -50,6 +50,7 @@ int cmd_image_properties(int argc, char **argv);
 int cmd_vm(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_checksum(int argc, char **argv);
+int cmd_thumbprint(int argc, char **argv);
 
 /* Run the subcommand named by argv[0] from @p cmds; prints a list on
  * --help or an unknown name. */

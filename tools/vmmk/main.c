@@ -15,6 +15,7 @@ static const cli_command commands[] = {
     { "vm", "check and print a VM model document", cmd_vm },
     { "copy", "copy a disk (whole or changed extents), resumable", cmd_copy },
     { "checksum", "SHA-256 of a whole disk", cmd_checksum },
+    { "thumbprint", "a vCenter/ESXi certificate thumbprint, to verify and pin", cmd_thumbprint },
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 
