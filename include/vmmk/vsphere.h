@@ -11,6 +11,8 @@
 #define VMMK_VSPHERE_H
 
 #include <vmmk/common.h>
+#include <vmmk/vm.h>
+#include <vmmk/copier.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,6 +65,14 @@ VMMK_EXTERN void vmmk_vsphere_about_info_free(vmmk_vsphere_about_info *about);
  *  then pin it.  VDDK and nbdkit's vddk plugin take the SHA-1 form.
  *  @param[out] out  free with vmmk_string_free(). */
 VMMK_EXTERN int vmmk_vsphere_thumbprint(char **out, const char *server, bool sha256);
+
+/* ---- inventory and VM description (libvmmk/vsphere/inventory.c, describe.c) ---- */
+
+/* ---- end inventory ---- */
+
+/* ---- tasks, snapshots, CBT, power, datastore (libvmmk/vsphere/task.c, snapshot.c, cbt.c, power.c, datastore.c) ---- */
+
+/* ---- end tasks ---- */
 
 #ifdef __cplusplus
 }
