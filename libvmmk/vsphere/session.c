@@ -85,6 +85,7 @@ static int call_once(vmmk_vsphere *vs, const char *method, const char *body, vmm
     static const char *const headers[] = { "Content-Type: text/xml; charset=utf-8",
                                            "SOAPAction: urn:vim25/6.5", NULL };
     vmmk__http_response resp = { 0 };
+    vs->calls++;               /* every caller of call_once holds vs->lock */
     int rc = vmmk__http_request(vs->http, "POST", "/sdk", headers, env, strlen(env), &resp);
     free(env);
     if (rc) {
@@ -236,7 +237,11 @@ int vmmk_vsphere_connect(vmmk_vsphere **out, const vmmk_vsphere_options *o)
     if (!rc) {
         vs->user = strdup(o->user);
         vs->password = strdup(o->password);
-        if (!vs->user || !vs->password)
+        vs->cacert = dup_or_null(o->cacert);
+        vs->insecure = o->insecure;
+        vs->pinned = o->thumbprint && *o->thumbprint;
+        vs->timeout_s = o->timeout ? o->timeout : DEFAULT_TIMEOUT;
+        if (!vs->user || !vs->password || (o->cacert && !vs->cacert))
             rc = vmmk__err(VMMK_ENOMEM, "out of memory");
     }
     if (!rc) {
@@ -250,7 +255,7 @@ int vmmk_vsphere_connect(vmmk_vsphere **out, const vmmk_vsphere_options *o)
         if (rc)
             vmmk__err_prefix("vSphere %s", vs->server);
     }
-    free(base);
+    vs->base_url = base;
     if (!rc)
         rc = read_service_content(vs);
     if (!rc) {
@@ -351,6 +356,8 @@ void vmmk_vsphere_free(vmmk_vsphere *vs)
         free(vs->password);
     }
     free(vs->user);
+    free(vs->cacert);
+    free(vs->base_url);
     free(vs->server);
     free(vs->root_folder);
     free(vs->property_collector);

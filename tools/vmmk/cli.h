@@ -56,4 +56,42 @@ int cmd_thumbprint(int argc, char **argv);
  * --help or an unknown name. */
 int cli_dispatch(const char *group, const cli_command *cmds, size_t n, int argc, char **argv);
 
+/* The text summary of a VM model (vmmk vm show, vmmk inspect). */
+void cli_vm_print(const vmmk_vm *vm);
+
+/* vSphere connection flags, the same for every vSphere command
+ * (vsphere_conn.c).  The password is read only from a file (never argv, never
+ * an environment variable holding it), so it shows in no process listing. */
+typedef struct cli_vsphere_conn {
+    const char *server, *user, *password_file, *thumbprint, *cacert;
+    bool insecure;
+    bool password_on_argv;     /* --password was tried: refused, value never shown */
+} cli_vsphere_conn;
+/* getopt_long entries to put in a command's option table (values >= 0x1000). */
+#define CLI_VSPHERE_OPTIONS                                                                        \
+    { "server", required_argument, NULL, 0x1001 }, { "user", required_argument, NULL, 0x1002 },    \
+    { "password-file", required_argument, NULL, 0x1003 },                                         \
+    { "thumbprint", required_argument, NULL, 0x1004 }, { "cacert", required_argument, NULL, 0x1005 }, \
+    { "insecure", no_argument, NULL, 0x1006 },                                                    \
+    /* Spelled out so that getopt does not take it as an abbreviation of  \
+     * --password-file (and print the password as a file name). */        \
+    { "password", required_argument, NULL, 0x1007 }
+/* Help text for those options (ends with a newline). */
+extern const char cli_vsphere_help[];
+/* Defaults from VMMK_VSPHERE_SERVER, VMMK_VSPHERE_USER, VMMK_VSPHERE_PASSWORD_FILE. */
+void cli_vsphere_conn_init(cli_vsphere_conn *c);
+/* Take getopt's @p opt / @p arg when it is one of CLI_VSPHERE_OPTIONS. */
+bool cli_vsphere_conn_option(cli_vsphere_conn *c, int opt, const char *arg);
+/* Check the flags, read the password file and connect.  Returns EXIT_OK,
+ * or EXIT_USAGE / EXIT_FAIL after printing why. */
+int cli_vsphere_connect(vmmk_vsphere **out, const cli_vsphere_conn *c);
+
+int cmd_inspect(int argc, char **argv);
+int cmd_vms(int argc, char **argv);
+
+/* cmd_snapshot.c: vmmk snapshot, vmmk cbt, vmmk power. */
+int cmd_snapshot(int argc, char **argv);
+int cmd_cbt(int argc, char **argv);
+int cmd_power(int argc, char **argv);
+
 #endif

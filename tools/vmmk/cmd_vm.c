@@ -24,6 +24,51 @@ static void human_size(char *buf, size_t n, uint64_t bytes)
         snprintf(buf, n, "%.2f GiB", (double)bytes / (double)(1ull << 30));
 }
 
+/* The text summary shared by vmmk vm show and vmmk inspect. */
+void cli_vm_print(const vmmk_vm *vm)
+{
+    printf("name:      %s (%s, uuid %s)\n", vm->name, vm->moref, vm->uuid);
+    printf("guest:     %s%s%s%s\n", vm->guest_id, vm->guest_name ? " (" : "",
+           vm->guest_name ? vm->guest_name : "", vm->guest_name ? ")" : "");
+    printf("hardware:  %" PRId32 " vCPUs (%" PRId32 " per socket), %" PRIu64 " MiB RAM, %s%s%s\n",
+           vm->vcpus, vm->cores_per_socket, vm->memory_mib, vmmk_firmware_name(vm->firmware),
+           vm->secure_boot ? ", secure boot" : "", vm->vtpm ? ", vTPM" : "");
+    printf("state:     %s, CBT %s\n\n", vmmk_power_state_name(vm->power_state),
+           vm->cbt_enabled ? "enabled" : "disabled");
+    static const char *const dh[] = { "DISK", "KEY", "SIZE", "CONTROLLER", "UNIT", "FILE" };
+    cli_table t;
+    cli_table_init(&t, 6, dh);
+    for (size_t i = 0; i < vm->n_disks; i++) {
+        const vmmk_disk *d = &vm->disks[i];
+        char key[16], size[32], unit[16];
+        snprintf(key, sizeof key, "%" PRId32, d->key);
+        human_size(size, sizeof size, d->capacity_bytes);
+        snprintf(unit, sizeof unit, "%" PRId32, d->unit);
+        const char *row[] = { d->label, key, size, vmmk_controller_name(d->controller), unit, d->file };
+        cli_table_row(&t, row);
+    }
+    cli_table_print(&t);
+    cli_table_free(&t);
+    printf("\n");
+    static const char *const nh[] = { "NIC", "KEY", "MAC", "ADAPTER", "NETWORK", "IPS" };
+    cli_table_init(&t, 6, nh);
+    for (size_t i = 0; i < vm->n_nics; i++) {
+        const vmmk_nic *n = &vm->nics[i];
+        char key[16], ips[512] = "";
+        snprintf(key, sizeof key, "%" PRId32, n->key);
+        for (size_t k = 0; k < n->n_ips; k++) {
+            if (k)
+                strncat(ips, ",", sizeof ips - strlen(ips) - 1);
+            strncat(ips, n->ips[k], sizeof ips - strlen(ips) - 1);
+        }
+        const char *row[] = { n->label, key, n->mac, vmmk_nic_adapter_name(n->adapter),
+                              n->network, *ips ? ips : NULL };
+        cli_table_row(&t, row);
+    }
+    cli_table_print(&t);
+    cli_table_free(&t);
+}
+
 static int cmd_show(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -61,46 +106,7 @@ static int cmd_show(int argc, char **argv)
             cli_print_json(s);
         vmmk_string_free(s);
     } else {
-        printf("name:      %s (%s, uuid %s)\n", vm->name, vm->moref, vm->uuid);
-        printf("guest:     %s%s%s%s\n", vm->guest_id, vm->guest_name ? " (" : "",
-               vm->guest_name ? vm->guest_name : "", vm->guest_name ? ")" : "");
-        printf("hardware:  %" PRId32 " vCPUs (%" PRId32 " per socket), %" PRIu64 " MiB RAM, %s%s%s\n",
-               vm->vcpus, vm->cores_per_socket, vm->memory_mib, vmmk_firmware_name(vm->firmware),
-               vm->secure_boot ? ", secure boot" : "", vm->vtpm ? ", vTPM" : "");
-        printf("state:     %s, CBT %s\n\n", vmmk_power_state_name(vm->power_state),
-               vm->cbt_enabled ? "enabled" : "disabled");
-        static const char *const dh[] = { "DISK", "KEY", "SIZE", "CONTROLLER", "UNIT", "FILE" };
-        cli_table t;
-        cli_table_init(&t, 6, dh);
-        for (size_t i = 0; i < vm->n_disks; i++) {
-            const vmmk_disk *d = &vm->disks[i];
-            char key[16], size[32], unit[16];
-            snprintf(key, sizeof key, "%" PRId32, d->key);
-            human_size(size, sizeof size, d->capacity_bytes);
-            snprintf(unit, sizeof unit, "%" PRId32, d->unit);
-            const char *row[] = { d->label, key, size, vmmk_controller_name(d->controller), unit, d->file };
-            cli_table_row(&t, row);
-        }
-        cli_table_print(&t);
-        cli_table_free(&t);
-        printf("\n");
-        static const char *const nh[] = { "NIC", "KEY", "MAC", "ADAPTER", "NETWORK", "IPS" };
-        cli_table_init(&t, 6, nh);
-        for (size_t i = 0; i < vm->n_nics; i++) {
-            const vmmk_nic *n = &vm->nics[i];
-            char key[16], ips[512] = "";
-            snprintf(key, sizeof key, "%" PRId32, n->key);
-            for (size_t k = 0; k < n->n_ips; k++) {
-                if (k)
-                    strncat(ips, ",", sizeof ips - strlen(ips) - 1);
-                strncat(ips, n->ips[k], sizeof ips - strlen(ips) - 1);
-            }
-            const char *row[] = { n->label, key, n->mac, vmmk_nic_adapter_name(n->adapter),
-                                  n->network, *ips ? ips : NULL };
-            cli_table_row(&t, row);
-        }
-        cli_table_print(&t);
-        cli_table_free(&t);
+        cli_vm_print(vm);
     }
     vmmk_vm_free(vm);
     return rc;

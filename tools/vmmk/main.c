@@ -16,6 +16,11 @@ static const cli_command commands[] = {
     { "copy", "copy a disk (whole or changed extents), resumable", cmd_copy },
     { "checksum", "SHA-256 of a whole disk", cmd_checksum },
     { "thumbprint", "a vCenter/ESXi certificate thumbprint, to verify and pin", cmd_thumbprint },
+    { "inspect", "describe a vSphere VM (the VM model)", cmd_inspect },
+    { "vms", "list every VM of a vCenter or ESXi", cmd_vms },
+    { "snapshot", "create, list and remove vSphere snapshots", cmd_snapshot },
+    { "cbt", "enable changed block tracking, query changed areas", cmd_cbt },
+    { "power", "power a vSphere VM off (guest shutdown first) or on", cmd_power },
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 
