@@ -22,6 +22,11 @@
  *    one that installs a Python callable as the log callback, a test hook,
  *    and vmmkpy_copier: a copier together with its Python progress
  *    callable, run with the GIL released (see there).
+ *  - for vsphere.h: vmmkpy_vsphere_connect, which takes the password (or
+ *    reads it from a file) without making a Python object of it, the
+ *    vmmk_vsphere_options being built there; `bool *out` out-params as
+ *    bool; and converters of the snapshot arrays to lists of dicts.  The
+ *    session cookie is not wrapped: Python never sees it.
  * Every wrapped call releases the GIL (threads="1") so that long calls do
  * not block other Python threads; the glue that touches Python objects is
  * marked %nothread (and releases the GIL itself around long C calls).
@@ -92,6 +97,10 @@ VMMK_OUT_HANDLE(vmmk_properties)
 VMMK_OUT_HANDLE(vmmk_source)
 VMMK_OUT_HANDLE(vmmk_extent_list)
 VMMK_OUT_HANDLE(vmmkpy_copier)
+VMMK_OUT_HANDLE(vmmk_vsphere_about_info)
+VMMK_OUT_HANDLE(vmmk_vm_summary_list)
+VMMK_OUT_HANDLE(vmmk_vsphere_snapshots)
+VMMK_OUT_HANDLE(vmmk_vsphere_snapshot_disk_list)
 
 /* Enum out-params of the *_parse helpers come back as int. */
 %define VMMK_OUT_ENUM(TYPE)
@@ -110,6 +119,17 @@ VMMK_OUT_ENUM(vmmk_controller)
 VMMK_OUT_ENUM(vmmk_nic_adapter)
 VMMK_OUT_ENUM(vmmk_disk_bus)
 VMMK_OUT_ENUM(vmmk_vif_model)
+VMMK_OUT_ENUM(vmmk_vsphere_power_how)
+
+/* bool out-params (vmmk_vsphere_cbt_enabled's out, _cbt_enable's changed)
+ * come back as bool. */
+%typemap(in, numinputs=0) bool *out (bool tmp), bool *changed (bool tmp) {
+    tmp = false;
+    $1 = &tmp;
+}
+%typemap(argout) bool *out, bool *changed {
+    $result = SWIG_Python_AppendOutput($result, PyBool_FromLong(*$1));
+}
 
 /* ------------------------------------------------------------------ */
 /* Output string arrays: char ***out (NULL-terminated, vmmk_source_argv)
@@ -278,6 +298,17 @@ VMMK_OUT_ENUM(vmmk_vif_model)
 %ignore vmmk_copier_cancel;
 %ignore vmmk_copier_size;
 %ignore vmmk_copier_free;
+/* vSphere (vsphere.h): the options carry the password, so the session is
+ * made by vmmkpy_vsphere_connect, which takes it (or reads its file) and
+ * drops it; the array results come back as lists of dicts through
+ * vmmkpy_snapshots_list / vmmkpy_snapshot_disks_list.  The session cookie
+ * is a secret that Python has no use for: it is not wrapped at all. */
+%ignore vmmk_vsphere_options;
+%ignore vmmk_vsphere_connect;
+%ignore vmmk_vsphere_session_cookie;
+%ignore vmmk_vm_summary;
+%ignore vmmk_vsphere_snapshot;
+%ignore vmmk_vsphere_snapshot_disk;
 
 %include <vmmk/common.h>
 %include <vmmk/vm.h>
@@ -285,6 +316,7 @@ VMMK_OUT_ENUM(vmmk_vif_model)
 %include <vmmk/netmap.h>
 %include <vmmk/image.h>
 %include <vmmk/copier.h>
+%include <vmmk/vsphere.h>
 
 %mutable;
 %clearnodefaultctor;
@@ -783,5 +815,212 @@ void vmmkpy_copier_free(vmmkpy_copier *pc)
     Py_CLEAR(pc->progress);
     Py_CLEAR(pc->error);
     free(pc);
+}
+%}
+
+/* ------------------------------------------------------------------ */
+/* vSphere glue. */
+
+%{
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+/* The longest password read from a password file, as the CLI's limit. */
+#define VMMKPY_MAX_PASSWORD 4096
+
+/* A C string as str (surrogateescape, like the char **out typemap), or None. */
+static PyObject *vmmkpy_str(const char *s)
+{
+    if (!s)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
+}
+
+/* The first line of the open file @p fd into @p buf (the trailing LF or
+ * CRLF is not part of the password), as the CLI's --password-file reads
+ * it.  Returns 0, an errno, or -1 for an empty password.  No GIL needed. */
+static int vmmkpy_read_password(char *buf, size_t size, int fd)
+{
+    size_t n = 0;
+    ssize_t r;
+    while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) != 0) {
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno ? errno : EIO;
+        }
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return *buf ? 0 : -1;
+}
+%}
+
+%feature("docstring") vmmkpy_vsphere_connect
+"vmmkpy_vsphere_connect(server, user, password, password_fd, cacert, thumbprint,
+    insecure, timeout) -> (rc, vmmk_vsphere or None, problem or None)
+
+vmmk_vsphere_connect() with the options built here, the GIL released.
+The password is a str, or None with password_fd >= 0, an open file (the
+caller's, not closed here) whose first line is read here: in both cases it
+is used for this call only and no Python object is made from it (a read
+one is wiped).  problem is None, or why the password file gave no password
+(then rc < 0 and vmmk_error_last() is not set): the errno of a failed
+read as an int, or \"empty\".  Free the session with vmmk_vsphere_free."
+
+%nothread vmmkpy_vsphere_connect;
+%inline %{
+/* The password never becomes part of a Python object made here: a str is
+ * read in place (its UTF-8 form, which the caller's str already holds or
+ * caches), a file is read into C memory that is wiped before it is freed.
+ * The library keeps its own copy for re-login and registers it as a
+ * secret, so it is masked in every message. */
+PyObject *vmmkpy_vsphere_connect(const char *server, const char *user, PyObject *password,
+                                 int password_fd, const char *cacert, const char *thumbprint,
+                                 int insecure, unsigned int timeout)
+{
+    vmmk_vsphere_options opts = VMMK_VSPHERE_OPTIONS_INIT;
+    vmmk_vsphere *vs = NULL;
+    char *filepw = NULL;
+    int rc = 0, file_rc = 0;
+    PyObject *handle, *problem;
+
+    if (password != Py_None) {
+        Py_ssize_t len;
+        const char *pw;
+        if (!PyUnicode_Check(password)) {
+            PyErr_Format(PyExc_TypeError, "password: expected str, got %s", Py_TYPE(password)->tp_name);
+            return NULL;
+        }
+        if (!(pw = PyUnicode_AsUTF8AndSize(password, &len)))
+            return NULL;
+        if (strlen(pw) != (size_t)len) {
+            PyErr_SetString(PyExc_ValueError, "password: contains a NUL character");
+            return NULL;
+        }
+        opts.password = pw;     /* alive: the caller's str outlives this call */
+    } else if (password_fd >= 0) {
+        if (!(filepw = malloc(VMMKPY_MAX_PASSWORD)))
+            return PyErr_NoMemory();
+    }
+    opts.server = server;
+    opts.user = user;
+    opts.cacert = cacert;
+    opts.thumbprint = thumbprint;
+    opts.insecure = insecure != 0;
+    opts.timeout = timeout;
+
+    Py_BEGIN_ALLOW_THREADS
+    if (filepw) {
+        file_rc = vmmkpy_read_password(filepw, VMMKPY_MAX_PASSWORD, password_fd);
+        opts.password = filepw;
+    }
+    if (file_rc == 0)
+        rc = vmmk_vsphere_connect(&vs, &opts);
+    else
+        rc = file_rc > 0 ? VMMK_EIO : VMMK_EINVAL;
+    if (filepw) {
+        explicit_bzero(filepw, VMMKPY_MAX_PASSWORD);
+        free(filepw);
+    }
+    Py_END_ALLOW_THREADS
+
+    if (file_rc > 0)
+        problem = PyLong_FromLong(file_rc);
+    else if (file_rc < 0)
+        problem = PyUnicode_FromString("empty");
+    else {
+        problem = Py_None;
+        Py_INCREF(problem);
+    }
+    if (vs)
+        handle = SWIG_NewPointerObj(SWIG_as_voidptr(vs), SWIGTYPE_p_vmmk_vsphere, 0);
+    else {
+        handle = Py_None;
+        Py_INCREF(handle);
+    }
+    if (!problem || !handle) {
+        Py_XDECREF(problem);
+        Py_XDECREF(handle);
+        Py_BEGIN_ALLOW_THREADS
+        vmmk_vsphere_free(vs);
+        Py_END_ALLOW_THREADS
+        return NULL;
+    }
+    return Py_BuildValue("(iNN)", rc, handle, problem);
+}
+%}
+
+%feature("docstring") vmmkpy_snapshots_list
+"vmmkpy_snapshots_list(snapshots) -> list of dict
+
+The items of a vmmk_vsphere_snapshots (not freed here), each
+{moref, name, description, create_time, parent, power_state, quiesced,
+current}, in the library's order (depth first)."
+
+%nothread vmmkpy_snapshots_list;   /* only reads memory: keeps the GIL */
+%inline %{
+PyObject *vmmkpy_snapshots_list(const vmmk_vsphere_snapshots *l)
+{
+    PyObject *list;
+    if (!l) {
+        PyErr_SetString(PyExc_ValueError, "snapshots is NULL");
+        return NULL;
+    }
+    if (!(list = PyList_New((Py_ssize_t)l->n)))
+        return NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        const vmmk_vsphere_snapshot *s = &l->items[i];
+        PyObject *d = Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:O,s:O}",
+                                    "moref", vmmkpy_str(s->moref), "name", vmmkpy_str(s->name),
+                                    "description", vmmkpy_str(s->description ? s->description : ""),
+                                    "create_time", vmmkpy_str(s->create_time),
+                                    "parent", vmmkpy_str(s->parent),
+                                    "power_state", vmmkpy_str(s->power_state),
+                                    "quiesced", s->quiesced ? Py_True : Py_False,
+                                    "current", s->current ? Py_True : Py_False);
+        if (!d) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, d);
+    }
+    return list;
+}
+%}
+
+%feature("docstring") vmmkpy_snapshot_disks_list
+"vmmkpy_snapshot_disks_list(disks) -> list of dict
+
+The items of a vmmk_vsphere_snapshot_disk_list (not freed here), each
+{key, file_name, change_id, backing_type, capacity}, in device order."
+
+%nothread vmmkpy_snapshot_disks_list;
+%inline %{
+PyObject *vmmkpy_snapshot_disks_list(const vmmk_vsphere_snapshot_disk_list *l)
+{
+    PyObject *list;
+    if (!l) {
+        PyErr_SetString(PyExc_ValueError, "disks is NULL");
+        return NULL;
+    }
+    if (!(list = PyList_New((Py_ssize_t)l->n)))
+        return NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        const vmmk_vsphere_snapshot_disk *k = &l->items[i];
+        PyObject *d = Py_BuildValue("{s:i,s:N,s:N,s:N,s:K}", "key", (int)k->key,
+                                    "file_name", vmmkpy_str(k->file_name),
+                                    "change_id", vmmkpy_str(k->change_id),
+                                    "backing_type", vmmkpy_str(k->backing_type),
+                                    "capacity", (unsigned long long)k->capacity);
+        if (!d) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, d);
+    }
+    return list;
 }
 %}

@@ -15,7 +15,9 @@ Pythonic:
   may run nbdkit) and a :class:`Copier`, are context managers (and are
   freed by the garbage collector if not closed);
 * log messages and copy progress go to Python callables
-  (:func:`set_log_handler`, ``progress=`` of :func:`copy`).
+  (:func:`set_log_handler`, ``progress=`` of :func:`copy`);
+* a vSphere session, :class:`VSphere`, is a context manager that logs out
+  when it is closed.
 
 Secrets are masked by the library in every message, so they never reach
 ``str()`` or ``repr()`` of an exception nor a log handler.
@@ -34,7 +36,8 @@ from . import vmmk_c as _c
 
 __all__ = [
     "__version__", "Error", "InvalidArgument", "ParseError", "NotFound",
-    "NoFlavorFits", "NetworkUnmapped", "Unsupported", "Cancelled", "ERROR_NAMES",
+    "NoFlavorFits", "NetworkUnmapped", "Unsupported", "Cancelled", "AuthError", "TLSError",
+    "ERROR_NAMES",
     "strerror", "sanitize_name", "redact", "normalize_mac",
     "register_secret", "unregister_secret",
     "vm_from_json", "vm_from_file", "load_vm", "vm_to_json",
@@ -42,6 +45,7 @@ __all__ = [
     "set_log_level", "get_log_level", "log_level_name", "set_log_handler",
     "log_to_logging",
     "Source", "Copier", "copy", "checksum",
+    "VSphere", "vsphere_thumbprint",
 ]
 
 #: Library version, "MAJOR.MINOR.PATCH" (vmmk_version()).
@@ -154,6 +158,16 @@ class Cancelled(Error):
     """``VMMK_ECANCELED``: the operation was cancelled (:meth:`Copier.cancel`)."""
 
 
+class AuthError(Error):
+    """``VMMK_EAUTH``: the server refused the credentials (``.fault`` is
+    ``"InvalidLogin"`` for a wrong user or password) or the session."""
+
+
+class TLSError(Error):
+    """``VMMK_ETLS``: the server's certificate is not trusted (unknown CA,
+    thumbprint mismatch) or TLS failed."""
+
+
 class NoFlavorFits(Error):
     """``VMMK_ENOFIT``: no flavor meets every requirement.
 
@@ -182,6 +196,8 @@ _ERROR_CLASSES = {
     _c.VMMK_EUNMAPPED: NetworkUnmapped,
     _c.VMMK_EUNSUPPORTED: Unsupported,
     _c.VMMK_ECANCELED: Cancelled,
+    _c.VMMK_EAUTH: AuthError,
+    _c.VMMK_ETLS: TLSError,
 }
 
 
@@ -634,6 +650,9 @@ def log_to_logging(logger=None):
 
 from ._copier import Copier, Source, checksum, copy  # noqa: E402
 
-for _o in (Source, Copier, copy, checksum):
+# vSphere: vmmk/_vsphere.py, which uses the helpers above and Source.
+from ._vsphere import VSphere, vsphere_thumbprint  # noqa: E402
+
+for _o in (Source, Copier, copy, checksum, VSphere, vsphere_thumbprint):
     _o.__module__ = __name__     # documented and shown as vmmk.Source, not vmmk._copier.Source
 del _o

@@ -78,13 +78,19 @@ def _prefixed(err, prefix):
 
 
 class _SourceState:
-    """The C source of a Source, freed once closed and no longer in use."""
+    """The C source of a Source, freed once closed and no longer in use.
 
-    def __init__(self, ptr):
+    on_free, when set, is called once after the C source is freed: a
+    source made by a vSphere session releases its use of the session
+    there (vmmk/_vsphere.py), so that the session is not logged out while
+    the source may still read with its cookie."""
+
+    def __init__(self, ptr, on_free=None):
         self.ptr = ptr
         self.lock = _threading.Lock()
         self.users = 0          # copiers and calls using ptr right now
         self.closed = False
+        self.on_free = on_free
         _track()
 
     def acquire(self):
@@ -112,11 +118,13 @@ class _SourceState:
             return ptr
         return None
 
-    @staticmethod
-    def _free(ptr):
+    def _free(self, ptr):
         if ptr is not None:
             # Stops nbdkit (TERM, KILL after 5 s) and removes its directory.
             _release(ptr, _c.vmmk_source_free)
+            on_free, self.on_free = self.on_free, None
+            if on_free is not None:
+                on_free()
 
 
 class Source:
@@ -139,7 +147,9 @@ class Source:
         raise TypeError("use vmmk.Source.uri(), .file(), .nbdkit(), .vddk() or .http()")
 
     @classmethod
-    def _new(cls, fn, args, desc):
+    def _new(cls, fn, args, desc, on_free=None):
+        """A Source from ``fn(*args) -> [rc, vmmk_source]``; ``on_free``
+        (see _SourceState) is called only when this returns a Source."""
         _c.vmmk_error_clear()
         rc, ptr = fn(*args)
         if ptr is None or rc < 0:
@@ -147,7 +157,7 @@ class Source:
                 _c.vmmk_source_free(ptr)
             raise _last_error(rc if rc < 0 else _c.VMMK_ENOMEM)
         self = object.__new__(cls)
-        self._state = _SourceState(ptr)
+        self._state = _SourceState(ptr, on_free)
         self._finalizer = _weakref.finalize(self, self._state.close)
         self._desc = desc
         return self
