@@ -787,6 +787,106 @@ static int parse_xml(xmlDocPtr *out, parse_state *st, const char *xml, size_t le
     return doc ? 0 : VMMK_EPARSE;
 }
 
+/* libxml2 before 2.11 compares each attribute of a start tag with all the
+ * earlier ones, and looks every prefix up through all the namespace
+ * declarations in scope: both quadratic, and run after the transfer, where
+ * no timeout applies.  A 2 MB reply with one start tag of 200 000
+ * attributes took a minute of CPU, and 64 MiB of such tags would take
+ * hours; so would elements using prefixes under 256 levels of 200
+ * declarations each.  vim25 replies carry a handful of either, so more than
+ * these limits is refused before libxml2 sees the reply (one linear pass). */
+#define ATTRS_MAX 256          /* attributes in one start tag, xmlns ones included */
+#define NS_IN_SCOPE_MAX 256    /* namespace declarations in scope at once */
+#define SCAN_DEPTH_MAX 256     /* open elements tracked (libxml2 refuses deeper ones) */
+
+static const char *find_seq(const char *p, const char *end, const char *seq)
+{
+    size_t n = strlen(seq);
+    for (; (size_t)(end - p) >= n; p++)
+        if (*p == seq[0] && memcmp(p, seq, n) == 0)
+            return p + n;
+    return end;
+}
+
+static bool is_xml_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* NULL when the reply is within the limits above, else what it exceeds.
+ * Markup that is not well-formed is left to the parser to report (which
+ * reads on after most errors: hence no early exit here). */
+static const char *over_limits(const char *xml, size_t len)
+{
+    static const char attrs_msg[] = "a start tag with more than 256 attributes";
+    static const char ns_msg[] = "more than 256 namespace declarations in scope";
+    unsigned short stack[SCAN_DEPTH_MAX];    /* declarations per open element */
+    size_t depth = 0, deeper = 0, in_scope = 0;
+    const char *p = xml, *end = xml + len;
+    while ((p = memchr(p, '<', (size_t)(end - p))) != NULL && ++p < end) {
+        if (*p == '!') {
+            if (end - p >= 3 && memcmp(p, "!--", 3) == 0)
+                p = find_seq(p + 3, end, "-->");
+            else if (end - p >= 8 && memcmp(p, "![CDATA[", 8) == 0)
+                p = find_seq(p + 8, end, "]]>");
+            /* else a DOCTYPE (refused by the parser) or not XML: read on */
+            continue;
+        }
+        if (*p == '?') {
+            p = find_seq(p + 1, end, "?>");
+            continue;
+        }
+        if (*p == '/') {
+            if (deeper > 0)
+                deeper--;
+            else if (depth > 0)
+                in_scope -= stack[--depth];
+            continue;
+        }
+        /* A start tag: count the attribute names, up to the '>' outside quotes. */
+        size_t attrs = 0, decls = 0;
+        bool space = false, empty = false;
+        char quote = 0;
+        for (; p < end; p++) {
+            char c = *p;
+            if (quote) {
+                if (c == quote)
+                    quote = 0;
+                continue;
+            }
+            if (c == '"' || c == '\'') {
+                quote = c;
+            } else if (is_xml_space(c)) {
+                space = true;
+                continue;
+            } else if (c == '>' || c == '<') {
+                break;
+            } else if (space && c != '=' && c != '/') {
+                attrs++;
+                if (end - p > 5 && memcmp(p, "xmlns", 5) == 0 &&
+                    (p[5] == '=' || p[5] == ':' || is_xml_space(p[5])))
+                    decls++;
+            }
+            empty = c == '/';
+            space = false;
+        }
+        if (attrs > ATTRS_MAX)
+            return attrs_msg;
+        if (in_scope + decls > NS_IN_SCOPE_MAX)
+            return ns_msg;
+        if (!empty) {
+            /* Past libxml2's depth limit (which it reports itself), an
+             * element's declarations are kept in scope for good. */
+            if (depth < SCAN_DEPTH_MAX)
+                stack[depth++] = (unsigned short)decls;
+            else
+                deeper++;
+            in_scope += decls;
+        }
+    }
+    return NULL;
+}
+
 static char *snippet(const char *body, size_t len)
 {
     char head[SNIPPET_MAX * 2 + 1];
@@ -856,6 +956,15 @@ int vmmk__soap_parse(vmmk__soap_response *out, const char *method, const char *x
         if (!http_ok)
             return http_error(m, status, "", 0);
         return vmmk__err_full(VMMK_EPARSE, NULL, NULL, status, 0, "%s: empty response", m);
+    }
+
+    const char *over = over_limits(xml, len);
+    if (over) {
+        if (!http_ok)
+            return http_error(m, status, xml, len);
+        return vmmk__err_full(VMMK_EPARSE, NULL, NULL, status, 0,
+                              "%s: response refused: it has %s, beyond what the XML parser "
+                              "handles in reasonable time", m, over);
     }
 
     parse_state st = { 0 };

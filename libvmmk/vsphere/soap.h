@@ -69,7 +69,9 @@ typedef struct vmmk__soap_response {
  * missing Body, or a non-XML reply is VMMK_EPARSE naming the method; a
  * document type declaration (DOCTYPE: entities, XXE) is refused before its
  * content is read; the document may be at most VMMK_MAX_DOCUMENT bytes and
- * 256 elements deep.  An HTTP status outside 2xx without a SOAP envelope
+ * 256 elements deep, and is refused (VMMK_EPARSE) with a start tag of more
+ * than 256 attributes or more than 256 namespace declarations in scope,
+ * which libxml2 < 2.11 parses in quadratic time.  An HTTP status outside 2xx without a SOAP envelope
  * is VMMK_EHTTP naming the status and the first bytes of the body
  * (redacted, also in vmmk_error.detail).  @p http_status 0 means unknown
  * (treated as 200).  On success @p out owns the document (free with

@@ -873,6 +873,113 @@ static void test_deep_nesting(void **state)
     }
 }
 
+/* A reply under ENV_HEAD, with @p inner between <R> and </R>. */
+static char *in_envelope(const char *r_attrs, const char *inner)
+{
+    return vmmk__asprintf("<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+                          "<soapenv:Body><R xmlns=\"urn:vim25\"%s>%s</R></soapenv:Body>"
+                          "</soapenv:Envelope>",
+                          r_attrs, inner);
+}
+
+static void parses(const char *doc)
+{
+    vmmk__soap_response r;
+    int rc = vmmk__soap_parse(&r, "Limits", doc, strlen(doc), 200);
+    if (rc)
+        print_error("%s\n", vmmk_error_last()->message);
+    assert_int_equal(rc, 0);
+    vmmk__soap_response_clear(&r);
+}
+
+/* libxml2 < 2.11 is quadratic in the attributes of a tag and in the
+ * namespace declarations in scope: more than 256 of either is refused
+ * before parsing, and what looks like attributes in comments, CDATA,
+ * processing instructions and quoted values does not count. */
+static void test_attribute_limits(void **state)
+{
+    (void)state;
+    vmmk__buf a = { 0 };
+    for (int i = 0; i < 255; i++)      /* + xmlns on <R>: 256 */
+        vmmk__buf_printf(&a, " a%d='x'", i);
+    char *attrs = vmmk__buf_take(&a);
+    char *doc = in_envelope(attrs, "<n>1</n>");
+    parses(doc);
+    free(doc);
+    char *more = vmmk__asprintf("%s b=\"1\"", attrs);
+    doc = in_envelope(more, "<n>1</n>");
+    parse_fails(doc, strlen(doc), 200, "Limits", VMMK_EPARSE,
+                "Limits: response refused: it has a start tag with more than 256 attributes",
+                false);
+    free(doc);
+    free(more);
+    /* An error status: the body is quoted, as for any non-SOAP reply. */
+    more = vmmk__asprintf("%s b=\"1\"", attrs);
+    doc = in_envelope(more, "");
+    parse_fails(doc, strlen(doc), 500, "Limits", VMMK_EHTTP, "Limits: HTTP status 500", false);
+    free(doc);
+    free(more);
+    free(attrs);
+
+    /* Not attributes: markup in comments, CDATA, PIs and quoted values. */
+    vmmk__buf t = { 0 };
+    vmmk__buf_puts(&t, "<!-- <x");
+    for (int i = 0; i < 300; i++)
+        vmmk__buf_printf(&t, " c%d='1'", i);
+    vmmk__buf_puts(&t, "> --><![CDATA[<y");
+    for (int i = 0; i < 300; i++)
+        vmmk__buf_printf(&t, " d%d='1'", i);
+    vmmk__buf_puts(&t, ">]]><?pi <z");
+    for (int i = 0; i < 300; i++)
+        vmmk__buf_printf(&t, " e%d='1'", i);
+    vmmk__buf_puts(&t, "?><v q=\"");
+    for (int i = 0; i < 300; i++)
+        vmmk__buf_printf(&t, " f%d='&gt;/'", i);
+    vmmk__buf_puts(&t, "\" w='a b c'/>");
+    char *inner = vmmk__buf_take(&t);
+    doc = in_envelope("", inner);
+    parses(doc);
+    free(doc);
+    free(inner);
+
+    /* Namespace declarations: counted while in scope, released at the end tag. */
+    vmmk__buf n = { 0 };
+    for (int s = 0; s < 50; s++) {     /* siblings: 200 each, never 256 at once */
+        vmmk__buf_puts(&n, "<s");
+        for (int i = 0; i < 200; i++)
+            vmmk__buf_printf(&n, " xmlns:p%d=\"urn:x%d\"", i, i);
+        vmmk__buf_puts(&n, s % 2 ? "/>" : "><p7:c/></s>");
+    }
+    inner = vmmk__buf_take(&n);
+    doc = in_envelope("", inner);
+    parses(doc);
+    free(doc);
+    free(inner);
+    /* 2 (soapenv on the envelope, the default on R) + 2 x 127 = 256 in
+     * scope: fine; one more is not. */
+    for (int extra = 0; extra < 2; extra++) {
+        vmmk__buf d = { 0 };
+        for (int level = 0; level < 2; level++) {
+            vmmk__buf_puts(&d, "<l");
+            for (int i = 0; i < 127 + (level == 1 ? extra : 0); i++)
+                vmmk__buf_printf(&d, " xmlns:q%d_%d='urn:y'", level, i);
+            vmmk__buf_puts(&d, ">");
+        }
+        vmmk__buf_puts(&d, "</l></l>");
+        inner = vmmk__buf_take(&d);
+        doc = in_envelope("", inner);
+        if (!extra)
+            parses(doc);
+        else
+            parse_fails(doc, strlen(doc), 200, "Limits", VMMK_EPARSE,
+                        "Limits: response refused: it has more than 256 namespace declarations "
+                        "in scope",
+                        false);
+        free(doc);
+        free(inner);
+    }
+}
+
 static void test_huge_attribute(void **state)
 {
     size_t n = 11u * 1000u * 1000u;   /* past libxml2's 10 MB limit for one value */
@@ -945,6 +1052,7 @@ int main(void)
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_doctype_refused),
         cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_attribute_limits),
         cmocka_unit_test(test_huge_attribute),
         cmocka_unit_test(test_size_bound),
     };
