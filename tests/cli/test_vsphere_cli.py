@@ -149,10 +149,34 @@ def test_password_only_from_a_file(vcsim):
         r = run("vms", *conn, *([flag] if "=" in flag else [flag, "s3cret-on-argv"]))
         assert r.returncode == 2, r
         assert "s3cret-on-argv" not in r.stdout + r.stderr
+    env = dict(os.environ)
+    env.pop("VMMK_VSPHERE_PASSWORD_FILE", None)
+    env.pop("VMMK_VSPHERE_PASSWORD", None)
+    r = run("vms", *conn, env=env)
+    assert r.returncode == 2 and "a password is required" in r.stderr
+
+
+def test_password_from_environment_and_fd(vcsim):
+    conn = list(vcsim["conn"])
+    i = conn.index("--password-file")
+    del conn[i:i + 2]
     env = dict(os.environ, VMMK_VSPHERE_PASSWORD=vcsim["password"])
     env.pop("VMMK_VSPHERE_PASSWORD_FILE", None)
-    r = run("vms", *conn, env=env)
-    assert r.returncode == 2 and "--password-file is required" in r.stderr
+    r = run("vms", "--json", *conn, env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["count"] == 4
+    rfd, wfd = os.pipe()
+    os.write(wfd, (vcsim["password"] + "\n").encode())
+    os.close(wfd)
+    try:
+        r = subprocess.run([VMMK, "vms", "--json", *conn, "--password-fd", str(rfd)], capture_output=True,
+                           text=True, timeout=120, pass_fds=(rfd,))
+    finally:
+        os.close(rfd)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["count"] == 4
+    r = run("vms", *conn, "--password-fd", "x")
+    assert r.returncode == 2 and "--password-fd" in r.stderr
 
 
 def test_connection_from_environment(vcsim):

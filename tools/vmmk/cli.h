@@ -60,10 +60,13 @@ int cli_dispatch(const char *group, const cli_command *cmds, size_t n, int argc,
 void cli_vm_print(const vmmk_vm *vm);
 
 /* vSphere connection flags, the same for every vSphere command
- * (vsphere_conn.c).  The password is read only from a file (never argv, never
- * an environment variable holding it), so it shows in no process listing. */
+ * (vsphere_conn.c).  The password comes from a file, an inherited file
+ * descriptor or the environment (VMMK_VSPHERE_PASSWORD, removed from the
+ * environment once read so children do not inherit it) -- never argv, so
+ * it shows in no process listing. */
 typedef struct cli_vsphere_conn {
     const char *server, *user, *password_file, *thumbprint, *cacert;
+    int password_fd;           /* --password-fd N, or -1 */
     bool insecure;
     bool password_on_argv;     /* --password was tried: refused, value never shown */
 } cli_vsphere_conn;
@@ -73,6 +76,7 @@ typedef struct cli_vsphere_conn {
     { "password-file", required_argument, NULL, 0x1003 },                                         \
     { "thumbprint", required_argument, NULL, 0x1004 }, { "cacert", required_argument, NULL, 0x1005 }, \
     { "insecure", no_argument, NULL, 0x1006 },                                                    \
+    { "password-fd", required_argument, NULL, 0x1008 },                                           \
     /* Spelled out so that getopt does not take it as an abbreviation of  \
      * --password-file (and print the password as a file name). */        \
     { "password", required_argument, NULL, 0x1007 }

@@ -1,7 +1,8 @@
 /* The connection flags every vSphere command shares: --server, --user,
- * --password-file, --thumbprint, --cacert, --insecure, with environment
- * defaults.  The password comes only from a file: argv and the environment
- * are visible to other users (ps, /proc/PID/environ of a child). */
+ * --password-file, --password-fd, --thumbprint, --cacert, --insecure, with
+ * environment defaults.  The password never comes from argv (visible to
+ * every user through ps); from the environment it is removed once read so
+ * that child processes (nbdkit) do not inherit it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,6 +22,8 @@ const char cli_vsphere_help[] =
     "  --user USER            (default $VMMK_VSPHERE_USER)\n"
     "  --password-file FILE   file holding the password, '-' for stdin\n"
     "                         (default $VMMK_VSPHERE_PASSWORD_FILE); never on the command line\n"
+    "  --password-fd N        read the password from inherited descriptor N\n"
+    "                         ($VMMK_VSPHERE_PASSWORD is used when neither is given)\n"
     "  --thumbprint HEX       pin the server certificate (see 'vmmk thumbprint')\n"
     "  --cacert FILE          trust this CA bundle instead of the system's\n"
     "  --insecure             no TLS verification at all (test labs only)\n";
@@ -31,6 +34,7 @@ void cli_vsphere_conn_init(cli_vsphere_conn *c)
     c->server = getenv("VMMK_VSPHERE_SERVER");
     c->user = getenv("VMMK_VSPHERE_USER");
     c->password_file = getenv("VMMK_VSPHERE_PASSWORD_FILE");
+    c->password_fd = -1;
 }
 
 bool cli_vsphere_conn_option(cli_vsphere_conn *c, int opt, const char *arg)
@@ -43,16 +47,22 @@ bool cli_vsphere_conn_option(cli_vsphere_conn *c, int opt, const char *arg)
     case 0x1005: c->cacert = arg; return true;
     case 0x1006: c->insecure = true; return true;
     case 0x1007: c->password_on_argv = true; return true;
+    case 0x1008: {
+        char *end;
+        long fd = strtol(arg, &end, 10);
+        c->password_fd = *arg && !*end && fd >= 0 && fd < 65536 ? (int)fd : -2;
+        return true;
+    }
     default: return false;
     }
 }
 
 /* The first line of @p path ("-" = stdin) into buf; the trailing newline
  * (LF or CRLF) is not part of the password. */
-static int read_password(char *buf, size_t size, const char *path)
+static int read_password(char *buf, size_t size, const char *path, int from_fd)
 {
-    bool is_stdin = strcmp(path, "-") == 0;
-    int fd = is_stdin ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+    bool is_stdin = from_fd >= 0 || strcmp(path, "-") == 0;
+    int fd = from_fd >= 0 ? from_fd : is_stdin ? 0 : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return cli_fail("--password-file %s: %s", path, strerror(errno));
     struct stat st;
@@ -91,14 +101,30 @@ int cli_vsphere_connect(vmmk_vsphere **out, const cli_vsphere_conn *c)
         return cli_usage_error("--server is required (or VMMK_VSPHERE_SERVER)");
     if (!c->user || !*c->user)
         return cli_usage_error("--user is required (or VMMK_VSPHERE_USER)");
-    if (!c->password_file || !*c->password_file)
-        return cli_usage_error("--password-file is required (or VMMK_VSPHERE_PASSWORD_FILE)");
+    if (c->password_fd == -2)
+        return cli_usage_error("--password-fd: not a file descriptor number");
+    const char *env_password = getenv("VMMK_VSPHERE_PASSWORD");
+    if ((!c->password_file || !*c->password_file) && c->password_fd < 0 && !env_password)
+        return cli_usage_error("a password is required: --password-file FILE, --password-fd N, "
+                               "VMMK_VSPHERE_PASSWORD_FILE or VMMK_VSPHERE_PASSWORD");
     if (c->insecure && c->thumbprint)
         return cli_usage_error("--insecure and --thumbprint exclude each other");
     char *password = malloc(MAX_PASSWORD);
     if (!password)
         return cli_fail("out of memory");
-    int rc = read_password(password, MAX_PASSWORD, c->password_file);
+    int rc;
+    char fdname[32];
+    if (c->password_fd >= 0) {
+        snprintf(fdname, sizeof fdname, "fd %d", c->password_fd);
+        rc = read_password(password, MAX_PASSWORD, fdname, c->password_fd);
+    } else if (c->password_file && *c->password_file) {
+        rc = read_password(password, MAX_PASSWORD, c->password_file, -1);
+    } else {
+        snprintf(password, MAX_PASSWORD, "%s", env_password);
+        /* Children (nbdkit, virt-v2v) must not inherit it. */
+        unsetenv("VMMK_VSPHERE_PASSWORD");
+        rc = *password ? EXIT_OK : cli_usage_error("VMMK_VSPHERE_PASSWORD is empty");
+    }
     if (rc == EXIT_OK) {
         vmmk_secret_register(password);
         vmmk_vsphere_options o = VMMK_VSPHERE_OPTIONS_INIT;
