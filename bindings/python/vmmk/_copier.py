@@ -77,26 +77,24 @@ def _prefixed(err, prefix):
     return err
 
 
-class _SourceState:
-    """The C source of a Source, freed once closed and no longer in use.
+class _SharedHandle:
+    """A C object used by several Python objects and threads: freed once
+    it is closed and no call or object is using it any more.  Subclasses
+    name the object (``what``) and free it in ``_free(ptr)``."""
 
-    on_free, when set, is called once after the C source is freed: a
-    source made by a vSphere session releases its use of the session
-    there (vmmk/_vsphere.py), so that the session is not logged out while
-    the source may still read with its cookie."""
+    what = "vmmk object"
 
-    def __init__(self, ptr, on_free=None):
+    def __init__(self, ptr):
         self.ptr = ptr
         self.lock = _threading.Lock()
-        self.users = 0          # copiers and calls using ptr right now
+        self.users = 0          # calls and objects using ptr right now
         self.closed = False
-        self.on_free = on_free
         _track()
 
     def acquire(self):
         with self.lock:
             if self.closed:
-                raise _closed_error("vmmk.Source")
+                raise _closed_error(self.what)
             self.users += 1
             return self.ptr
 
@@ -117,6 +115,24 @@ class _SourceState:
             ptr, self.ptr = self.ptr, None
             return ptr
         return None
+
+    def _free(self, ptr):
+        raise NotImplementedError
+
+
+class _SourceState(_SharedHandle):
+    """The C source of a Source, freed once closed and no longer in use.
+
+    on_free, when set, is called once after the C source is freed: a
+    source made by a vSphere session releases its use of the session
+    there (vmmk/_vsphere.py), so that the session is not logged out while
+    the source may still read with its cookie."""
+
+    what = "vmmk.Source"
+
+    def __init__(self, ptr, on_free=None):
+        self.on_free = on_free
+        super().__init__(ptr)
 
     def _free(self, ptr):
         if ptr is not None:

@@ -10,14 +10,13 @@ import contextlib as _contextlib
 import json as _json
 import os as _os
 import stat as _stat
-import threading as _threading
 import warnings as _warnings
 import weakref as _weakref
 
 from . import vmmk_c as _c
 from . import (_INT32_MAX, _UINT32_MAX, Error, InvalidArgument, NotFound, _call_str, _check,
-               _int, _invalid, _last_error, _own, _release, _text, _track, _vm_dict, redact)
-from ._copier import Source, _closed_error, _opt_text, _path
+               _int, _invalid, _last_error, _own, _release, _text, _vm_dict, redact)
+from ._copier import Source, _SharedHandle, _opt_text, _path
 
 __all__ = ["VSphere", "vsphere_thumbprint"]
 
@@ -46,45 +45,14 @@ def vsphere_thumbprint(server, sha256=False):
     return _call_str(_c.vmmk_vsphere_thumbprint, _text(server, "server"), bool(sha256))
 
 
-class _SessionState:
+class _SessionState(_SharedHandle):
     """The C session of a VSphere, freed (logged out) once closed and no
     longer in use: by a call running in another thread, or by a Source
     made with disk_source(), which reads with the session's cookie."""
 
-    def __init__(self, ptr):
-        self.ptr = ptr
-        self.lock = _threading.Lock()
-        self.users = 0
-        self.closed = False
-        _track()
+    what = "vmmk.VSphere"
 
-    def acquire(self):
-        with self.lock:
-            if self.closed:
-                raise _closed_error("vmmk.VSphere")
-            self.users += 1
-            return self.ptr
-
-    def unuse(self):
-        with self.lock:
-            self.users -= 1
-            ptr = self._take()
-        self._free(ptr)
-
-    def close(self):
-        with self.lock:
-            self.closed = True
-            ptr = self._take()
-        self._free(ptr)
-
-    def _take(self):            # with lock held
-        if self.closed and self.users == 0 and self.ptr is not None:
-            ptr, self.ptr = self.ptr, None
-            return ptr
-        return None
-
-    @staticmethod
-    def _free(ptr):
+    def _free(self, ptr):
         if ptr is not None:
             # Logs out (best effort; the GIL is released meanwhile).
             _release(ptr, _c.vmmk_vsphere_free)
