@@ -3,14 +3,11 @@ run as a user would: connection flags, password from a 0600 file, JSON
 output cross-checked with govc, exit codes and error text."""
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 
 VMMK = os.environ.get("VMMK_BIN", "vmmk")
-VCSIM_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vsphere", "vcsim.sh")
 WRONG = "wrong-password-4711"
 
 
@@ -18,46 +15,8 @@ def run(*args, env=None):
     return subprocess.run([VMMK, *args], capture_output=True, text=True, timeout=120, env=env)
 
 
-@pytest.fixture(scope="module")
-def vcsim():
-    if shutil.which("bash") is None or subprocess.run(
-            ["bash", VCSIM_SH, "bindir"], capture_output=True).returncode != 0:
-        pytest.skip("vcsim is not built (run tests/vsphere/vcsim.sh build)")
-    state = tempfile.mkdtemp(prefix="vmmk-cli-vcsim-")
-    env = dict(os.environ, VMMK_VCSIM_STATE=state)
-    start = subprocess.run(["bash", VCSIM_SH, "start"], capture_output=True, text=True, env=env,
-                           timeout=60)
-    if start.returncode != 0:
-        shutil.rmtree(state, ignore_errors=True)
-        pytest.skip("vcsim did not start: " + start.stderr.strip())
-    try:
-        out = subprocess.run(["bash", VCSIM_SH, "env"], capture_output=True, text=True, env=env,
-                             check=True).stdout
-        penv = {}
-        for line in out.splitlines():
-            k, _, v = line.removeprefix("export ").partition("=")
-            penv[k] = v.strip("'")
-        url = penv["VMMK_VCSIM_URL"]
-        tp = run("thumbprint", "--server", url)
-        assert tp.returncode == 0, tp.stderr
-        pwfile = os.path.join(state, "pw")
-        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.write(fd, (penv["VMMK_VCSIM_PASSWORD"] + "\n").encode())
-        os.close(fd)
-        govc_env = dict(os.environ, **{k: v for k, v in penv.items() if k.startswith("GOVC_")})
-        yield {
-            "conn": ["--server", url, "--user", penv["VMMK_VCSIM_USER"], "--password-file", pwfile,
-                     "--thumbprint", tp.stdout.strip()],
-            "url": url, "state": state, "password": penv["VMMK_VCSIM_PASSWORD"],
-            "govc": [penv["VMMK_GOVC"]], "govc_env": govc_env,
-        }
-    finally:
-        subprocess.run(["bash", VCSIM_SH, "stop"], capture_output=True, env=env)
-        shutil.rmtree(state, ignore_errors=True)
-
-
 def govc(v, *args):
-    r = subprocess.run([*v["govc"], *args], capture_output=True, text=True, env=v["govc_env"],
+    r = subprocess.run([v["govc"], *args], capture_output=True, text=True, env=v["govc_env"],
                        timeout=60, check=True)
     return json.loads(r.stdout) if "-json" in args else r.stdout
 
