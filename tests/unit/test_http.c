@@ -30,6 +30,7 @@
 #include "common/http.h"
 #include "common/internal.h"
 #include "common/spawn.h"
+#include "process_fixture.h"
 
 #define PYTHON "/usr/bin/python3"
 #define COOKIE_NAME "vmware_soap_session"
@@ -50,45 +51,6 @@ static struct {
     char base[64];
 } env;
 
-static bool have_program(const char *name)
-{
-    const char *path = getenv("PATH");
-    if (!path)
-        return false;
-    char *copy = strdup(path), *save = NULL;
-    bool found = false;
-    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
-        char *p = vmmk__asprintf("%s/%s", dir, name);
-        found = p && access(p, X_OK) == 0;
-        free(p);
-    }
-    free(copy);
-    return found;
-}
-
-static char *slurp(const char *path)
-{
-    char *text = NULL;
-    assert_int_equal(vmmk__read_file(&text, NULL, path), 0);
-    return text;
-}
-
-/* Run argv to completion (no shell); its stdout+stderr as a new string. */
-static char *run(char *const *argv)
-{
-    char *log = vmmk__asprintf("%s/run.log", env.dir);
-    unlink(log);
-    pid_t pid;
-    int st = 0;
-    assert_int_equal(vmmk__spawn(&pid, argv, log), 0);
-    assert_int_equal(vmmk__wait_pid(pid, 120, &st), 1);
-    char *out = slurp(log);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("%s failed: %s", argv[0], out);
-    free(log);
-    return out;
-}
-
 static void make_cert(char **cert, char **key, const char *name)
 {
     *cert = vmmk__asprintf("%s/%s.pem", env.dir, name);
@@ -97,22 +59,7 @@ static void make_cert(char **cert, char **key, const char *name)
                            "-keyout", *key, "-out", *cert, "-days", "2",
                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                            NULL };
-    free(run(argv));
-}
-
-/* `openssl x509 -noout -fingerprint -<md> -in cert`: "... Fingerprint=AA:BB:..." */
-static void fingerprint(char *out, const char *cert, const char *md)
-{
-    char *const argv[] = { "openssl", "x509", "-noout", "-fingerprint", (char *)md,
-                           "-in", (char *)cert, NULL };
-    char *text = run(argv);
-    char *eq = strstr(text, "Fingerprint=");
-    assert_non_null(eq);
-    eq += strlen("Fingerprint=");
-    eq[strcspn(eq, "\r\n")] = '\0';
-    assert_true(strlen(eq) < VMMK__THUMBPRINT_MAX);
-    strcpy(out, eq);
-    free(text);
+    free(run_in(env.dir, argv));
 }
 
 static int port_in_log(const char *log)
@@ -145,10 +92,10 @@ static int group_setup(void **state)
     assert_int_equal(vmmk__private_dir(&env.dir, "vmmk-http-test"), 0);
     make_cert(&env.cert1, &env.key1, "server");
     make_cert(&env.cert2, &env.key2, "other");
-    fingerprint(env.sha1_1, env.cert1, "-sha1");
-    fingerprint(env.sha256_1, env.cert1, "-sha256");
-    fingerprint(env.sha1_2, env.cert2, "-sha1");
-    fingerprint(env.sha256_2, env.cert2, "-sha256");
+    fingerprint_in(env.dir, env.sha1_1, env.cert1, "-sha1");
+    fingerprint_in(env.dir, env.sha256_1, env.cert1, "-sha256");
+    fingerprint_in(env.dir, env.sha1_2, env.cert2, "-sha1");
+    fingerprint_in(env.dir, env.sha256_2, env.cert2, "-sha256");
     assert_string_not_equal(env.sha256_1, env.sha256_2);
 
     env.log = vmmk__asprintf("%s/server.log", env.dir);

@@ -25,6 +25,8 @@
 #include <vmmk/copier.h>
 #include "common/internal.h"
 #include "common/spawn.h"
+#include "common/http.h"
+#include "process_fixture.h"
 #include "copier/copier_int.h"
 
 #define THUMB "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD"
@@ -49,13 +51,6 @@ static void write_file(const char *path, const void *data, size_t len)
     assert_int_equal(close(fd), 0);
 }
 
-static char *slurp(const char *path)
-{
-    char *text = NULL;
-    assert_int_equal(vmmk__read_file(&text, NULL, path), 0);
-    return text;
-}
-
 static mode_t mode_of(const char *path)
 {
     struct stat st;
@@ -67,22 +62,6 @@ static bool exists(const char *path)
 {
     struct stat st;
     return lstat(path, &st) == 0;
-}
-
-static bool have_program(const char *name)
-{
-    const char *path = getenv("PATH");
-    if (!path)
-        return false;
-    char *copy = strdup(path), *save = NULL;
-    bool found = false;
-    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
-        char *p = vmmk__asprintf("%s/%s", dir, name);
-        found = p && access(p, X_OK) == 0;
-        free(p);
-    }
-    free(copy);
-    return found;
 }
 
 /* /proc/PID/cmdline with the NULs turned into spaces. */

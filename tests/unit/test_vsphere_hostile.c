@@ -32,6 +32,7 @@
 #include "common/http.h"
 #include "common/internal.h"
 #include "common/spawn.h"
+#include "process_fixture.h"
 
 #define PYTHON "/usr/bin/python3"
 #define USER "hostile-user"
@@ -55,60 +56,6 @@ static struct {
     size_t n_ports;
     char passwd_line[512];        /* the first line of /etc/passwd: must never show */
 } env;
-
-static bool have_program(const char *name)
-{
-    const char *path = getenv("PATH");
-    if (!path)
-        return false;
-    char *copy = strdup(path), *save = NULL;
-    bool found = false;
-    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
-        char *p = vmmk__asprintf("%s/%s", dir, name);
-        found = p && access(p, X_OK) == 0;
-        free(p);
-    }
-    free(copy);
-    return found;
-}
-
-static char *slurp(const char *path)
-{
-    char *text = NULL;
-    assert_int_equal(vmmk__read_file(&text, NULL, path), 0);
-    return text;
-}
-
-/* Run argv to completion (no shell); its stdout+stderr as a new string. */
-static char *run(char *const *argv)
-{
-    char *log = vmmk__asprintf("%s/run.log", env.dir);
-    unlink(log);
-    pid_t pid;
-    int st = 0;
-    assert_int_equal(vmmk__spawn(&pid, argv, log), 0);
-    assert_int_equal(vmmk__wait_pid(pid, 120, &st), 1);
-    char *out = slurp(log);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("%s failed: %s", argv[0], out);
-    free(log);
-    return out;
-}
-
-/* `openssl x509 -noout -fingerprint -<md> -in cert`: "... Fingerprint=AA:BB:..." */
-static void fingerprint(char *out, const char *cert, const char *md)
-{
-    char *const argv[] = { "openssl", "x509", "-noout", "-fingerprint", (char *)md,
-                           "-in", (char *)cert, NULL };
-    char *text = run(argv);
-    char *eq = strstr(text, "Fingerprint=");
-    assert_non_null(eq);
-    eq += strlen("Fingerprint=");
-    eq[strcspn(eq, "\r\n")] = '\0';
-    assert_true(strlen(eq) < VMMK__THUMBPRINT_MAX);
-    strcpy(out, eq);
-    free(text);
-}
 
 /* "PORT <mode> <port>" lines; true once "READY" was printed. */
 static bool read_ports(const char *log)
@@ -172,9 +119,9 @@ static int group_setup(void **state)
                           "-keyout", env.key, "-out", env.cert, "-days", "2",
                           "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                           NULL };
-    free(run(req));
-    fingerprint(env.sha1, env.cert, "-sha1");
-    fingerprint(env.sha256, env.cert, "-sha256");
+    free(run_in(env.dir, req));
+    fingerprint_in(env.dir, env.sha1, env.cert, "-sha1");
+    fingerprint_in(env.dir, env.sha256, env.cert, "-sha256");
 
     env.log = vmmk__asprintf("%s/server.log", env.dir);
     char *const argv[] = { PYTHON, VMMK_SOURCE_DIR "/tests/unit/hostile_vsphere_server.py",
