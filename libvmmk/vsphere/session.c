@@ -2,6 +2,8 @@
  * transparent re-login (docs/vsphere.md). */
 #include "session.h"
 
+#include "inventory.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,29 +303,13 @@ int vmmk__vs_get_string(char **out, vmmk_vsphere *vs, const char *type, const ch
                         const char *property)
 {
     *out = NULL;
-    vmmk__buf b = { 0 };
-    vmmk__buf_puts(&b, "<RetrieveProperties xmlns=\"urn:vim25\">");
-    vmmk__vs_this(&b, "PropertyCollector", vs->property_collector);
-    vmmk__buf_puts(&b, "<specSet><propSet><type>");
-    vmmk__xml_escape(&b, type);
-    vmmk__buf_puts(&b, "</type><pathSet>");
-    vmmk__xml_escape(&b, property);
-    vmmk__buf_puts(&b, "</pathSet></propSet><objectSet><obj type=\"");
-    vmmk__xml_escape(&b, type);
-    vmmk__buf_puts(&b, "\">");
-    vmmk__xml_escape(&b, moref);
-    vmmk__buf_puts(&b, "</obj></objectSet></specSet></RetrieveProperties>");
-    char *body = vmmk__buf_take(&b);
-    if (!body)
-        return vmmk__err(VMMK_ENOMEM, "out of memory");
+    const char *const paths[] = { property, NULL };
     vmmk__soap_response r;
-    int rc = vmmk__vs_call(vs, "RetrieveProperties", body, &r);
-    free(body);
+    xmlNodePtr obj;
+    int rc = vmmk__vs_props(&r, &obj, vs, type, moref, paths);
     if (rc)
         return rc;
-    xmlNodePtr rv = vmmk__xml_child(r.body, "returnval");
-    xmlNodePtr ps = rv ? vmmk__xml_child(rv, "propSet") : NULL;
-    *out = ps ? vmmk__xml_child_text(ps, "val") : NULL;
+    *out = vmmk__vs_prop_text(obj, property);
     vmmk__soap_response_clear(&r);
     if (!*out)
         return vmmk__err(VMMK_ENOTFOUND, "vSphere %s: %s %s has no %s", vs->server, type, moref, property);
