@@ -27,6 +27,7 @@
  *    vmmk_vsphere_options being built there; `bool *out` out-params as
  *    bool; and converters of the snapshot arrays to lists of dicts.  The
  *    session cookie is not wrapped: Python never sees it.
+ *  - for cloud.h (the OpenStack client): vmmk_cloud.i, included at the end.
  * Every wrapped call releases the GIL (threads="1") so that long calls do
  * not block other Python threads; the glue that touches Python objects is
  * marked %nothread (and releases the GIL itself around long C calls).
@@ -1024,3 +1025,9 @@ PyObject *vmmkpy_snapshot_disks_list(const vmmk_vsphere_snapshot_disk_list *l)
     return list;
 }
 %}
+
+/* ------------------------------------------------------------------ */
+/* The OpenStack client (cloud.h): its typemaps and glue in a file of its
+ * own, after the helpers above that it shares. */
+
+%include "vmmk_cloud.i"

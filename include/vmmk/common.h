@@ -50,6 +50,7 @@ extern "C" {
 #define VMMK_EPROCESS     -17  /**< a child process failed */
 #define VMMK_ECONFLICT    -18  /**< conflicting or ambiguous input */
 #define VMMK_ENETWORK     -19  /**< network unreachable or connection lost */
+#define VMMK_EQUOTA       -20  /**< a quota or limit of the remote service would be exceeded */
 /** @} */
 
 /** The last error seen on this thread.  All pointers stay valid until the

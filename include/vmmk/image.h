@@ -68,6 +68,19 @@ VMMK_EXTERN int vmmk_properties_to_json(char **out, const vmmk_properties *props
 
 VMMK_EXTERN void vmmk_properties_free(vmmk_properties *props);
 
+/** An empty property list, to fill with vmmk_properties_set() (metadata
+ *  and image properties given to the cloud calls).
+ *  @param[out] out  free with vmmk_properties_free(). */
+VMMK_EXTERN int vmmk_properties_new(vmmk_properties **out);
+
+/** Set @p key to @p value (both copied), replacing an existing value and
+ *  keeping the keys sorted.  VMMK_EINVAL for a NULL or empty key or a
+ *  NULL value. */
+VMMK_EXTERN int vmmk_properties_set(vmmk_properties *props, const char *key, const char *value);
+
+/** Remove @p key; 0 whether or not it was there. */
+VMMK_EXTERN int vmmk_properties_unset(vmmk_properties *props, const char *key);
+
 /** Parse "auto", "virtio", "scsi", "sata", "ide" / "auto", "virtio",
  *  "e1000", "e1000e", "vmxnet3".  @return 0 or VMMK_EINVAL (message names
  *  the value). */

@@ -12,5 +12,6 @@
 #include <vmmk/image.h>
 #include <vmmk/copier.h>
 #include <vmmk/vsphere.h>
+#include <vmmk/cloud.h>
 
 #endif /* VMMK_VMMK_H */

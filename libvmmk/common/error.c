@@ -77,6 +77,7 @@ const char *vmmk_strerror(int code)
     case VMMK_EPROCESS: return "child process failed";
     case VMMK_ECONFLICT: return "conflict";
     case VMMK_ENETWORK: return "network error";
+    case VMMK_EQUOTA: return "quota exceeded";
     default: return "unknown error";
     }
 }

@@ -290,6 +290,11 @@ int vmmk__http_new(vmmk__http **out, const vmmk__http_options *o)
             if (o->cacert)
                 SETOPT(c, CURLOPT_CAINFO, o->cacert);
         }
+        if (o->client_cert) {
+            SETOPT(c, CURLOPT_SSLCERT, o->client_cert);
+            if (o->client_key)
+                SETOPT(c, CURLOPT_SSLKEY, o->client_key);
+        }
         if (!h->insecure && curl_uses_openssl) {
             SETOPT(c, CURLOPT_SSL_CTX_DATA, h);
             SETOPT(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
@@ -328,6 +333,7 @@ void vmmk__http_free(vmmk__http *h)
     free(h->scheme);
     free(h->host);
     free(h->cookie_cache);
+    vmmk__buf_free(&h->headers);
     free(h);
 }
 

@@ -27,6 +27,8 @@ typedef struct vmmk__http_options {
     long connect_timeout_s;    /* 0 = 30 */
     size_t max_response;       /* bytes of a body held in memory (vmmk__http_request;
                                 * not downloads, which stream); 0 = 64 MiB */
+    const char *client_cert;   /* PEM client certificate for mutual TLS, or NULL */
+    const char *client_key;    /* its key (NULL: in the certificate file) */
 } vmmk__http_options;
 
 typedef struct vmmk__http_response {
@@ -104,6 +106,12 @@ int vmmk__http_upload_fd(vmmk__http *h, const char *path, const char *const *hea
 const char *vmmk__http_cookie(const vmmk__http *h, const char *name);
 int vmmk__http_set_cookie(vmmk__http *h, const char *name, const char *value);
 void vmmk__http_clear_cookies(vmmk__http *h);
+
+/* The header lines of the latest response on @p h ("" when none), valid
+ * until the next request on it; and the value of header @p name (any
+ * case) in such a block, as a new string, or NULL when absent. */
+const char *vmmk__http_last_headers(const vmmk__http *h);
+char *vmmk__http_header(const char *headers, const char *name);
 
 /* Connect to host:port, complete a TLS handshake without verification and
  * return the leaf certificate's thumbprint as uppercase hex joined with

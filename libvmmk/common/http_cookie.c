@@ -39,8 +39,16 @@ static void register_cookie_value(const char *v, size_t n)
  * secrets before libcurl or anyone else could show them. */
 size_t vmmk__http_on_header(char *data, size_t size, size_t n, void *payload)
 {
-    (void)payload;
+    vmmk__http *h = payload;
     size_t len = size * n;
+    /* Keep the lines of the latest response only (a redirect or an
+     * interim 1xx starts a new one), within a bound. */
+    if (h) {
+        if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
+            vmmk__buf_free(&h->headers);
+        if (h->headers.len + len <= 64 * 1024)
+            vmmk__buf_append(&h->headers, data, len);
+    }
     static const char name[] = "set-cookie:";
     if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
         const char *p = data + sizeof name - 1, *end = data + len;
@@ -160,4 +168,28 @@ void vmmk__http_clear_cookies(vmmk__http *h)
     curl_easy_setopt(h->curl, CURLOPT_COOKIELIST, "ALL");
     free(h->cookie_cache);
     h->cookie_cache = NULL;
+}
+
+const char *vmmk__http_last_headers(const vmmk__http *h)
+{
+    return h && h->headers.data ? h->headers.data : "";
+}
+
+char *vmmk__http_header(const char *headers, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = headers; p && *p;) {
+        const char *eol = strchr(p, '\n');
+        size_t ll = eol ? (size_t)(eol - p) : strlen(p);
+        if (ll > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1, *e = p + ll;
+            while (v < e && (*v == ' ' || *v == '\t'))
+                v++;
+            while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            return strndup(v, (size_t)(e - v));
+        }
+        p = eol ? eol + 1 : p + ll;
+    }
+    return NULL;
 }

@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "http.h"
+#include "internal.h"
 
 struct vmmk__http {
     CURL *curl;
@@ -29,6 +30,7 @@ struct vmmk__http {
     char seen_sha1[VMMK__THUMBPRINT_MAX];
     char seen_sha256[VMMK__THUMBPRINT_MAX];
     char *cookie_cache;        /* the value vmmk__http_cookie returned last */
+    vmmk__buf headers;         /* header lines of the latest response (bounded) */
 };
 
 /* CURLOPT_HEADERFUNCTION: registers the value of every Set-Cookie header

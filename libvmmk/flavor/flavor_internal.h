@@ -11,6 +11,14 @@ struct json_object;
  * live in one array). */
 void vmmk__flavor_clear(vmmk_flavor *f);
 
+/* Read one Nova flavor object @p o into @p f (zeroed by the caller) the
+ * way vmmk_flavor_list_from_json() does: id, name, vcpus, ram and disk
+ * required, swap "" as 0, extra_specs sorted, raw_json set.  Errors are
+ * VMMK_EINVAL naming the field under @p path ("flavors[2].ram: ...");
+ * on error @p f may hold part of the flavor: vmmk__flavor_clear() it.
+ * Shared with the OpenStack client (libvmmk/cloud/compute.c). */
+int vmmk__flavor_read(vmmk_flavor *f, struct json_object *o, const char *path);
+
 /* Deep copy into a new flavor.  0, or VMMK_ENOMEM (recorded). */
 int vmmk__flavor_dup(vmmk_flavor **out, const vmmk_flavor *src);
 

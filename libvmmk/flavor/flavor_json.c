@@ -172,7 +172,7 @@ static int read_extra_specs(vmmk_flavor *f, const json_object *o, const char *p)
     return rc;
 }
 
-static int read_flavor(vmmk_flavor *f, json_object *o, const char *p)
+int vmmk__flavor_read(vmmk_flavor *f, json_object *o, const char *p)
 {
     int rc;
     int64_t v;
@@ -297,10 +297,10 @@ int vmmk_flavor_list_from_json(vmmk_flavor_list **out, const char *json, size_t 
     for (size_t i = 0; !rc && i < count; i++) {
         list->n++;
         if (single) {
-            rc = read_flavor(&list->items[i], single, path);
+            rc = vmmk__flavor_read(&list->items[i], single, path);
         } else {
             vmmk__json_index(p, sizeof p, path, i);
-            rc = read_flavor(&list->items[i], json_object_array_get_idx(arr, i), p);
+            rc = vmmk__flavor_read(&list->items[i], json_object_array_get_idx(arr, i), p);
         }
     }
     if (!rc)

@@ -264,6 +264,67 @@ void vmmk_properties_free(vmmk_properties *props)
     free(props);
 }
 
+int vmmk_properties_new(vmmk_properties **out)
+{
+    if (!out)
+        return vmmk__err(VMMK_EINVAL, "vmmk_properties_new: out is NULL");
+    *out = calloc(1, sizeof **out);
+    return *out ? 0 : vmmk__err(VMMK_ENOMEM, "out of memory creating a property list");
+}
+
+int vmmk_properties_set(vmmk_properties *props, const char *key, const char *value)
+{
+    if (!props || !key || !*key || !value)
+        return vmmk__err(VMMK_EINVAL, "vmmk_properties_set: %s",
+                         !props ? "props is NULL" : !key || !*key ? "empty key" : "value is NULL");
+    size_t i = 0;
+    while (i < props->n && strcmp(props->keys[i], key) < 0)
+        i++;
+    char *v = strdup(value);
+    if (!v)
+        return vmmk__err(VMMK_ENOMEM, "out of memory setting property %s", key);
+    if (i < props->n && strcmp(props->keys[i], key) == 0) {
+        free(props->values[i]);
+        props->values[i] = v;
+        return 0;
+    }
+    char *k = strdup(key);
+    char **nk = k ? realloc(props->keys, (props->n + 1) * sizeof *nk) : NULL;
+    if (nk)
+        props->keys = nk;
+    char **nv = nk ? realloc(props->values, (props->n + 1) * sizeof *nv) : NULL;
+    if (!nv) {
+        free(k);
+        free(v);
+        return vmmk__err(VMMK_ENOMEM, "out of memory setting property %s", key);
+    }
+    props->values = nv;
+    memmove(props->keys + i + 1, props->keys + i, (props->n - i) * sizeof *nk);
+    memmove(props->values + i + 1, props->values + i, (props->n - i) * sizeof *nv);
+    props->keys[i] = k;
+    props->values[i] = v;
+    props->n++;
+    return 0;
+}
+
+int vmmk_properties_unset(vmmk_properties *props, const char *key)
+{
+    if (!props || !key)
+        return vmmk__err(VMMK_EINVAL, "vmmk_properties_unset: %s is NULL", props ? "key" : "props");
+    for (size_t i = 0; i < props->n; i++) {
+        if (strcmp(props->keys[i], key) == 0) {
+            free(props->keys[i]);
+            free(props->values[i]);
+            memmove(props->keys + i, props->keys + i + 1, (props->n - i - 1) * sizeof *props->keys);
+            memmove(props->values + i, props->values + i + 1,
+                    (props->n - i - 1) * sizeof *props->values);
+            props->n--;
+            break;
+        }
+    }
+    return 0;
+}
+
 /* ---- option names ----------------------------------------------------- */
 
 static const char *const bus_names[] = { "auto", "virtio", "scsi", "sata", "ide" };

@@ -17,7 +17,9 @@ Pythonic:
 * log messages and copy progress go to Python callables
   (:func:`set_log_handler`, ``progress=`` of :func:`copy`);
 * a vSphere session, :class:`VSphere`, is a context manager that logs out
-  when it is closed.
+  when it is closed;
+* an OpenStack connection, :class:`Cloud`, is a context manager whose
+  calls return the services' own objects as dicts.
 
 Secrets are masked by the library in every message, so they never reach
 ``str()`` or ``repr()`` of an exception nor a log handler.
@@ -37,6 +39,7 @@ from . import vmmk_c as _c
 __all__ = [
     "__version__", "Error", "InvalidArgument", "ParseError", "NotFound",
     "NoFlavorFits", "NetworkUnmapped", "Unsupported", "Cancelled", "AuthError", "TLSError",
+    "Conflict", "AlreadyExists", "QuotaExceeded", "NetworkError",
     "ERROR_NAMES",
     "strerror", "sanitize_name", "redact", "normalize_mac",
     "register_secret", "unregister_secret",
@@ -46,6 +49,7 @@ __all__ = [
     "log_to_logging",
     "Source", "Copier", "copy", "checksum",
     "VSphere", "vsphere_thumbprint",
+    "Cloud", "find_device",
 ]
 
 #: Library version, "MAJOR.MINOR.PATCH" (vmmk_version()).
@@ -59,7 +63,7 @@ ERROR_NAMES = {}
 for _name in ("OK", "EINVAL", "ENOMEM", "EIO", "ENOTFOUND", "EPARSE", "ENOFIT",
               "EUNMAPPED", "EAUTH", "ETLS", "EHTTP", "EREMOTE", "ETIMEOUT",
               "ECANCELED", "EEXISTS", "EUNSUPPORTED", "ESTATE", "EPROCESS",
-              "ECONFLICT", "ENETWORK"):
+              "ECONFLICT", "ENETWORK", "EQUOTA"):
     _code = getattr(_c, "VMMK_" + _name)
     globals()[_name] = _code
     ERROR_NAMES[_code] = _name
@@ -168,6 +172,26 @@ class TLSError(Error):
     thumbprint mismatch) or TLS failed."""
 
 
+class Conflict(Error):
+    """``VMMK_ECONFLICT``: conflicting or ambiguous input, e.g. a name that
+    several objects have (the message lists their ids), or a 409 from a
+    service."""
+
+
+class AlreadyExists(Error):
+    """``VMMK_EEXISTS``: the object already exists (a flavor name, a MAC)."""
+
+
+class QuotaExceeded(Error):
+    """``VMMK_EQUOTA``: a quota or limit of the remote service would be
+    exceeded; the message carries the service's text and request id."""
+
+
+class NetworkError(Error):
+    """``VMMK_ENETWORK``: the peer is unreachable or the connection was lost
+    (the message names the URL)."""
+
+
 class NoFlavorFits(Error):
     """``VMMK_ENOFIT``: no flavor meets every requirement.
 
@@ -198,6 +222,10 @@ _ERROR_CLASSES = {
     _c.VMMK_ECANCELED: Cancelled,
     _c.VMMK_EAUTH: AuthError,
     _c.VMMK_ETLS: TLSError,
+    _c.VMMK_ECONFLICT: Conflict,
+    _c.VMMK_EEXISTS: AlreadyExists,
+    _c.VMMK_EQUOTA: QuotaExceeded,
+    _c.VMMK_ENETWORK: NetworkError,
 }
 
 
@@ -653,6 +681,9 @@ from ._copier import Copier, Source, checksum, copy  # noqa: E402
 # vSphere: vmmk/_vsphere.py, which uses the helpers above and Source.
 from ._vsphere import VSphere, vsphere_thumbprint  # noqa: E402
 
-for _o in (Source, Copier, copy, checksum, VSphere, vsphere_thumbprint):
+# OpenStack: vmmk/_cloud.py, which uses the helpers above and Source.
+from ._cloud import Cloud, find_device  # noqa: E402
+
+for _o in (Source, Copier, copy, checksum, VSphere, vsphere_thumbprint, Cloud, find_device):
     _o.__module__ = __name__     # documented and shown as vmmk.Source, not vmmk._copier.Source
 del _o
