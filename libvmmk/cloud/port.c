@@ -442,6 +442,16 @@ static char *port_mismatch(const vmmk_cloud_port *p, const want_ip *ips, size_t 
     return b.len ? vmmk__buf_take(&b) : (vmmk__buf_free(&b), NULL);
 }
 
+/* "\"name\"" or "(unnamed)" for messages. */
+static const char *port_label(char *buf, size_t size, const vmmk_cloud_port_spec *spec)
+{
+    if (spec->name && *spec->name)
+        snprintf(buf, size, "\"%s\"", spec->name);
+    else
+        snprintf(buf, size, "(unnamed)");
+    return buf;
+}
+
 /* Look for a port to reuse on @p network_id: by MAC when given, else by
  * tags.  0 with *out NULL when there is none; VMMK_ECONFLICT when one is
  * in use or differs, or several match. */
@@ -449,11 +459,12 @@ static int find_reusable(vmmk_cloud_port **out, vmmk_cloud *c, const vmmk_cloud_
                          const char *mac, const char *network_id, const want_ip *ips, size_t n_ips)
 {
     *out = NULL;
+    char lbuf[300];
     port_filter f = { mac, network_id, mac ? NULL : spec->tags, mac ? 0 : spec->n_tags, NULL, 0 };
     char *crit = port_criteria(&f);
     char what[512];
-    snprintf(what, sizeof what, "create port \"%s\": look for a port to reuse with %s",
-             spec->name ? spec->name : "", crit ? crit : "?");
+    snprintf(what, sizeof what, "create port %s: look for a port to reuse with %s",
+             port_label(lbuf, sizeof lbuf, spec), crit ? crit : "?");
     int rc = list_ports(c, &f, what);
     if (rc || f.n == 0) {
         free(crit);
@@ -465,17 +476,17 @@ static int find_reusable(vmmk_cloud_port **out, vmmk_cloud *c, const vmmk_cloud_
             vmmk__buf_printf(&b, "%s%s", i ? ", " : "", f.items[i]->id);
         char *ids = vmmk__buf_take(&b);
         rc = vmmk__err(VMMK_ECONFLICT,
-                       "create port \"%s\": %zu ports have %s (ids %s); cannot tell which to "
+                       "create port %s: %zu ports have %s (ids %s); cannot tell which to "
                        "reuse",
-                       spec->name ? spec->name : "", f.n, crit ? crit : "?", ids ? ids : "?");
+                       port_label(lbuf, sizeof lbuf, spec), f.n, crit ? crit : "?", ids ? ids : "?");
         free(ids);
     } else {
         vmmk_cloud_port *p = f.items[0];
         if (p->device_id && *p->device_id) {
             rc = vmmk__err(VMMK_ECONFLICT,
-                           "create port \"%s\": port %s with %s is in use by %s %s (device "
+                           "create port %s: port %s with %s is in use by %s %s (device "
                            "owner %s); not reusing it",
-                           spec->name ? spec->name : "", p->id, crit ? crit : "?",
+                           port_label(lbuf, sizeof lbuf, spec), p->id, crit ? crit : "?",
                            p->device_owner && strncmp(p->device_owner, "compute:", 8) == 0
                                ? "server"
                                : "device",
@@ -485,13 +496,13 @@ static int find_reusable(vmmk_cloud_port **out, vmmk_cloud *c, const vmmk_cloud_
             char *why = port_mismatch(p, ips, n_ips, spec->tags, spec->n_tags);
             if (why) {
                 rc = vmmk__err(VMMK_ECONFLICT,
-                               "create port \"%s\": the free port %s with %s differs from what "
+                               "create port %s: the free port %s with %s differs from what "
                                "is asked: %s",
-                               spec->name ? spec->name : "", p->id, crit ? crit : "?", why);
+                               port_label(lbuf, sizeof lbuf, spec), p->id, crit ? crit : "?", why);
                 free(why);
             } else {
-                vmmk__log(VMMK_LOG_INFO, "create port \"%s\": reusing the free port %s with %s",
-                          spec->name ? spec->name : "", p->id, crit ? crit : "?");
+                vmmk__log(VMMK_LOG_INFO, "create port %s: reusing the free port %s with %s",
+                          port_label(lbuf, sizeof lbuf, spec), p->id, crit ? crit : "?");
                 *out = p;
                 f.n = 0;
             }
@@ -596,25 +607,26 @@ int vmmk_cloud_port_create(vmmk_cloud_port **out, vmmk_cloud *c,
     *out = NULL;
     if (spec->version < 1 || spec->version > VMMK_CLOUD_PORT_CREATE_VERSION)
         return vmmk__err(VMMK_EINVAL, "create port: spec version %u not supported", spec->version);
-    const char *label = spec->name ? spec->name : "";
+    char lbuf[300];
+    const char *label = port_label(lbuf, sizeof lbuf, spec);
     if (!spec->network || !*spec->network)
-        return vmmk__err(VMMK_EINVAL, "create port \"%s\": no network given", label);
+        return vmmk__err(VMMK_EINVAL, "create port %s: no network given", label);
     if ((spec->n_fixed_ips && !spec->fixed_ips) || (spec->n_tags && !spec->tags))
-        return vmmk__err(VMMK_EINVAL, "create port \"%s\": %s is NULL with a count", label,
+        return vmmk__err(VMMK_EINVAL, "create port %s: %s is NULL with a count", label,
                          spec->n_tags && !spec->tags ? "tags" : "fixed_ips");
     for (size_t i = 0; i < spec->n_tags; i++)
         if (!spec->tags[i] || !*spec->tags[i])
-            return vmmk__err(VMMK_EINVAL, "create port \"%s\": tag %zu is empty", label, i + 1);
+            return vmmk__err(VMMK_EINVAL, "create port %s: tag %zu is empty", label, i + 1);
     for (size_t i = 0; i < spec->n_fixed_ips; i++)
         if (!spec->fixed_ips[i] || !*spec->fixed_ips[i])
-            return vmmk__err(VMMK_EINVAL, "create port \"%s\": fixed IP %zu is empty", label,
+            return vmmk__err(VMMK_EINVAL, "create port %s: fixed IP %zu is empty", label,
                              i + 1);
     for (size_t i = 0; spec->security_groups && i < spec->n_security_groups; i++)
         if (!spec->security_groups[i] || !*spec->security_groups[i])
-            return vmmk__err(VMMK_EINVAL, "create port \"%s\": security group %zu is empty", label,
+            return vmmk__err(VMMK_EINVAL, "create port %s: security group %zu is empty", label,
                              i + 1);
     char what[512];
-    snprintf(what, sizeof what, "create port \"%s\" on network \"%s\"", label, spec->network);
+    snprintf(what, sizeof what, "create port %s on network \"%s\"", label, spec->network);
 
     vmmk_cloud_network *net = NULL;
     char *mac = lower_dup(spec->mac_address && *spec->mac_address ? spec->mac_address : NULL);

@@ -98,4 +98,7 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_cbt(int argc, char **argv);
 int cmd_power(int argc, char **argv);
 
+/* cmd_cloud*.c: vmmk cloud (OpenStack). */
+int cmd_cloud(int argc, char **argv);
+
 #endif

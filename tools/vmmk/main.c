@@ -21,6 +21,7 @@ static const cli_command commands[] = {
     { "snapshot", "create, list and remove vSphere snapshots", cmd_snapshot },
     { "cbt", "enable changed block tracking, query changed areas", cmd_cbt },
     { "power", "power a vSphere VM off (guest shutdown first) or on", cmd_power },
+    { "cloud", "OpenStack: auth, flavors, networks, ports, volumes, servers, images", cmd_cloud },
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 
