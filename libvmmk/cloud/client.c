@@ -366,12 +366,8 @@ int vmmk__os_authenticate(vmmk_cloud *c)
         free(url);
         return vmmk__err(VMMK_ENOMEM, "out of memory");
     }
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_IDENTITY;
-    call.method = "POST";
-    call.path = url;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_IDENTITY, "POST", url, what);
     call.body = body;
-    call.what = what;
     call.noauth = true;
     call.retry = 1;   /* issuing a token changes nothing: safe to resend */
     vmmk__os_reply r;
@@ -606,11 +602,7 @@ int vmmk__os_negotiate(vmmk_cloud *c, vmmk__svc svc)
         return vmmk__err(VMMK_ENOMEM, "out of memory");
     char what[128];
     snprintf(what, sizeof what, "reading the %s API version", svc_names[svc]);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = svc;
-    call.method = "GET";
-    call.path = root;
-    call.what = what;
+    vmmk__os_call call = VMMK__OS_CALL(svc, "GET", root, what);
     vmmk__os_reply r;
     mv->negotiated = true;   /* no microversion header on the version request itself */
     mv->major = mv->minor = 0;
@@ -722,13 +714,9 @@ int vmmk_cloud_request(char **out, long *status, vmmk_cloud *c, const char *serv
         return vmmk__err(VMMK_EINVAL, "path \"%s\" must start with '/'", path);
     char what[256];
     snprintf(what, sizeof what, "%s %s %s", service_type, method, path);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = (vmmk__svc)svc;
-    call.method = method;
-    call.path = path;
+    vmmk__os_call call = VMMK__OS_CALL((vmmk__svc)svc, method, path, what);
     call.raw = body;
     call.raw_len = body ? strlen(body) : 0;
-    call.what = what;
     vmmk__os_reply r;
     int rc = vmmk__os_do(c, &call, &r);
     if (status)

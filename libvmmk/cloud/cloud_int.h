@@ -4,10 +4,11 @@
  *
  *   client.c    handle, Keystone v3 auth, token renewal, catalog
  *   request.c   vmmk__os_do / vmmk__os_list / vmmk__os_poll, errors
+ *   resource.c  one resource by id: unwrapped GET, id-else-name lookup, status waits
  *   jsonx.c     small JSON helpers shared by the service files
  *   compute.c, compute_server.c   flavors; servers, attachments, metadata service
- *   volume.c, volume_snapshot.c   Cinder v3
- *   network.c   Neutron networks, subnets, security groups, id-or-name lookup
+ *   volume.c, volume_action.c, volume_snapshot.c   Cinder v3
+ *   network.c   Neutron networks, subnets, security groups
  *   port.c      Neutron ports (create, reuse, find)
  *   image.c, image_upload.c       Glance records; streamed uploads
  *   device.c    by-id device discovery
@@ -111,7 +112,11 @@ int vmmk__os_parse_image(vmmk_cloud_image **out, json_object *o);
 typedef struct vmmk__os_call {
     vmmk__svc svc;
     const char *method;
-    const char *path;          /* appended to the endpoint ("/servers/ID?x=y") */
+    const char *path;          /* appended to the endpoint ("/servers/detail?x=y"); with
+                                  id, the collection ("/servers") */
+    const char *id;            /* when set: "/<escaped id>" is appended to path (a path
+                                  on the service's endpoint, not a full URL) */
+    const char *suffix;        /* with id: appended after it ("/action"), or NULL */
     json_object *body;         /* borrowed; NULL = no JSON body */
     const char *raw;           /* a body that is not a json_object (with content_type) */
     size_t raw_len;
@@ -122,6 +127,9 @@ typedef struct vmmk__os_call {
     bool noauth;               /* no token (Keystone auth itself); path is a full URL */
 } vmmk__os_call;
 #define VMMK__OS_CALL_INIT { .retry = -1 }
+/* A call with the defaults of VMMK__OS_CALL_INIT: set further fields after. */
+#define VMMK__OS_CALL(svc_, method_, path_, what_)                                              \
+    { .svc = (svc_), .method = (method_), .path = (path_), .what = (what_), .retry = -1 }
 
 typedef struct vmmk__os_reply {
     long status;
@@ -144,6 +152,11 @@ typedef struct vmmk__os_reply {
  * request id, .http_status the status.  @p reply may be NULL. */
 int vmmk__os_do(vmmk_cloud *c, const vmmk__os_call *call, vmmk__os_reply *reply);
 void vmmk__os_reply_clear(vmmk__os_reply *r);
+/* @p method on <base>/<escaped id><suffix> of @p svc (suffix may be NULL)
+ * with @p body (taken; NULL: VMMK_ENOMEM "<what>: out of memory"), for a
+ * call whose answer is not needed. */
+int vmmk__os_send(vmmk_cloud *c, vmmk__svc svc, const char *method, const char *base,
+                  const char *id, const char *suffix, json_object *body, const char *what);
 /* The same with the lock already held (client.c's own calls). */
 int vmmk__os_do_locked(vmmk_cloud *c, const vmmk__os_call *call, vmmk__os_reply *reply);
 
@@ -174,6 +187,11 @@ char *vmmk__os_escape(const char *s);
 
 /* ---- jsonx.c ---- */
 
+/* {@p key: @p inner} taking @p inner; NULL (inner freed) when inner is NULL
+ * or out of memory. */
+json_object *vmmk__jwrap(const char *key, json_object *inner);
+/* {@p key: "@p value"}; NULL when out of memory. */
+json_object *vmmk__jpair(const char *key, const char *value);
 /* A string member duplicated, or NULL when absent, null or not a string. */
 char *vmmk__jdup(json_object *o, const char *key);
 /* A string member borrowed, or NULL. */
@@ -198,6 +216,75 @@ void vmmk__strv_free(char **v, size_t n);
 /* A UUID-looking string (8-4-4-4-12 hex) or a 32-hex id. */
 bool vmmk__looks_like_id(const char *s);
 
+/* ---- resource.c ---- */
+
+/* Where one kind of resource lives, for the helpers below. */
+typedef struct vmmk__os_lookup {
+    vmmk__svc svc;
+    const char *kind;          /* "network", for messages */
+    const char *plural;        /* "networks", for messages */
+    const char *base;          /* collection path: "/v2.0/networks", "/v2/images" */
+    const char *item_key;      /* member holding the item in a GET by id ("network"),
+                                  or NULL when the body is the item (Glance) */
+    const char *list_key;      /* array member of a list page ("networks") */
+    const char *filter;        /* extra query, escaped ("network_id=..."), or NULL */
+    const char *scope;         /* "in project demo (ID)", for messages; NULL: "visible to
+                                  project <the token's project>" */
+    const char *list_path;     /* what a lookup by name lists, when not base
+                                  ("/volumes/detail"), or NULL */
+    bool name_regex;           /* the service reads name= as a regular expression (Nova) */
+} vmmk__os_lookup;
+
+/* vmmk__os_do, then the answer's member @p key (the body itself when NULL)
+ * as a new reference in *out: VMMK_EREMOTE "<what>: the answer has no
+ * <kind> object (request id R)" when it is not an object with an "id".
+ * A 404 with call->not_found_ok is 0 with *out NULL. */
+int vmmk__os_do_item(json_object **out, vmmk_cloud *c, const vmmk__os_call *call,
+                     const char *key, const char *kind);
+/* GET l->base/<id>, unwrapped by l->item_key as vmmk__os_do_item does;
+ * with @p not_found_ok a 404 is 0 with *out NULL, else the error. */
+int vmmk__os_get_id(json_object **out, vmmk_cloud *c, const vmmk__os_lookup *l, const char *id,
+                    bool not_found_ok, const char *what);
+
+/* GET base/<id> when @p id_or_name looks like an id (a 404 falls through),
+ * else list base (or list_path) ?name=<name>[&filter]: none is
+ * VMMK_ENOTFOUND ("no network named \"x\" visible to project ..."), several
+ * VMMK_ECONFLICT listing the ids ("network name \"x\" is ambiguous: 2
+ * networks (ids a, b); pass an id").  @p out gets a reference to the item
+ * object (json_object_put). */
+int vmmk__os_find(json_object **out, vmmk_cloud *c, const vmmk__os_lookup *l,
+                  const char *id_or_name);
+/* "demo (ID)": the token's project for messages (new string, or NULL when
+ * out of memory).  Takes the lock. */
+char *vmmk__os_project_label(vmmk_cloud *c);
+
+/* Waiting for a resource's "status" (vmmk__os_wait_status).  Each round
+ * GETs the resource; the state shown on a timeout is "status S" (", task
+ * T" with task_key). */
+typedef struct vmmk__os_wait vmmk__os_wait;
+/* Called with each item read that @p want did not end the wait with
+ * (status "" when absent): an error ends the wait; so does *done.  May
+ * write its own @p state. */
+typedef int (*vmmk__os_judge_fn)(vmmk__os_wait *w, json_object *item, const char *status,
+                                 bool *done, char *state, size_t state_size);
+struct vmmk__os_wait {
+    vmmk_cloud *c;
+    const vmmk__os_lookup *res;
+    const char *id, *what;
+    const char *want;          /* the status that ends the wait, or NULL */
+    bool nocase;               /* compare it ignoring case (Nova, Glance) */
+    bool until_gone;           /* a 404 ends the wait; else it is VMMK_ENOTFOUND */
+    const char *task_key;      /* a member that must be empty for @p want to count
+                                  ("OS-EXT-STS:task_state"), or NULL */
+    vmmk__os_judge_fn judge;   /* or NULL */
+    void *payload;             /* for judge */
+    json_object *last;         /* out: the item last read (json_object_put it) */
+};
+int vmmk__os_wait_status(vmmk__os_wait *w, unsigned timeout_s);
+
+/* The resources more than one file reads (compute_server.c, volume.c). */
+extern const vmmk__os_lookup vmmk__os_servers, vmmk__os_volumes;
+
 /* ---- volume.c ---- */
 
 /* A Cinder volume object (or a {"volume": {...}} wrapper) as a new
@@ -208,6 +295,16 @@ int vmmk__os_parse_volume(vmmk_cloud_volume **out, json_object *o);
  * @p resource_id ("schedule allocate volume: Could not find any
  * available weighted backend."), or NULL; never records an error. */
 char *vmmk__os_cinder_message(vmmk_cloud *c, const char *resource_id);
+/* 0, or VMMK_EINVAL "<fn>: handle is NULL" / "<fn>: volume id is empty". */
+int vmmk__os_volume_check(vmmk_cloud *c, const char *id, const char *fn);
+/* DELETE a Cinder volume or snapshot (@p res); a 404 is "gone already".
+ * Cinder refuses one in the wrong state (400; 409 on some releases): it is
+ * read again, and one being deleted already is fine; else the refusal
+ * stands as VMMK_ESTATE with " (the <kind> is in status S)" and
+ * *refused_status (new string) is S.  With @p wait, then wait until it is
+ * gone, @p judge telling the failures. */
+int vmmk__os_cinder_delete(char **refused_status, vmmk_cloud *c, const vmmk__os_lookup *res,
+                           const char *id, bool wait, vmmk__os_judge_fn judge, const char *what);
 
 /* The calling thread's last error, kept across calls that may fail or
  * clear it (a probing GET after a refused DELETE). */
@@ -230,32 +327,6 @@ int vmmk__os_err_recode(int code, const char *prefix, const char *suffix);
  * /servers/detail) into a new vmmk_cloud_server; lenient about absent
  * members, VMMK_EREMOTE when it is not an object with an "id".  Fuzzed. */
 int vmmk__os_parse_server(vmmk_cloud_server **out, json_object *o);
-
-/* ---- network.c ---- */
-
-/* How to look up one kind of resource by id, else by unique name. */
-typedef struct vmmk__os_lookup {
-    vmmk__svc svc;
-    const char *kind;          /* "network", for messages */
-    const char *plural;        /* "networks", for messages */
-    const char *base;          /* collection path: "/v2.0/networks", "/v2/images" */
-    const char *item_key;      /* member holding the item in a GET by id ("network"),
-                                  or NULL when the body is the item (Glance) */
-    const char *list_key;      /* array member of a list page ("networks") */
-    const char *filter;        /* extra query, escaped ("network_id=..."), or NULL */
-    const char *scope;         /* "visible to project demo (ID)", for messages, or NULL */
-} vmmk__os_lookup;
-
-/* GET base/<id> when @p id_or_name looks like an id (a 404 falls through),
- * else list base?name=<name>[&filter]: none is VMMK_ENOTFOUND ("no network
- * named \"x\" visible to project ..."), several VMMK_ECONFLICT listing the
- * ids ("network name \"x\" is ambiguous: 2 networks (ids a, b); pass an
- * id").  @p out gets a reference to the item object (json_object_put). */
-int vmmk__os_find(json_object **out, vmmk_cloud *c, const vmmk__os_lookup *l,
-                  const char *id_or_name);
-/* "demo (ID)": the token's project for messages (new string, or NULL when
- * out of memory).  Takes the lock. */
-char *vmmk__os_project_label(vmmk_cloud *c);
 
 /* ---- port.c ---- */
 

@@ -18,18 +18,6 @@
 #define METADATA_TIMEOUT_S 5
 #define DEFAULT_ATTACH_TIMEOUT_S 600
 
-/* {key: inner} taking @p inner; NULL (inner freed) when out of memory. */
-static json_object *wrap(const char *key, json_object *inner)
-{
-    json_object *o = inner ? json_object_new_object() : NULL;
-    if (!o || json_object_object_add(o, key, inner)) {
-        json_object_put(o);
-        json_object_put(inner);
-        return NULL;
-    }
-    return o;
-}
-
 /* ---- flavors ----------------------------------------------------------- */
 
 typedef struct flavor_acc {
@@ -48,19 +36,11 @@ static int add_extra_specs(vmmk_cloud *c, json_object *fo, const char *what)
     const char *id = vmmk__jstr(fo, "id");
     if (!id || json_object_object_get_ex(fo, "extra_specs", NULL))
         return 0;
-    char *eid = vmmk__os_escape(id);
-    char *path = eid ? vmmk__asprintf("/flavors/%s/os-extra_specs", eid) : NULL;
-    free(eid);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_COMPUTE;
-    call.method = "GET";
-    call.path = path;
-    call.what = what;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_COMPUTE, "GET", "/flavors", what);
+    call.id = id;
+    call.suffix = "/os-extra_specs";
     vmmk__os_reply r;
     int rc = vmmk__os_do(c, &call, &r);
-    free(path);
     json_object *specs;
     if (!rc && r.body && json_object_object_get_ex(r.body, "extra_specs", &specs) &&
         json_object_is_type(specs, json_type_object))
@@ -148,20 +128,11 @@ int vmmk_cloud_flavor_list(vmmk_flavor_list **out, vmmk_cloud *c, bool include_p
 static int flavor_by_id(vmmk_flavor **out, vmmk_cloud *c, const char *id, const char *what)
 {
     *out = NULL;
-    char *eid = vmmk__os_escape(id);
-    char *path = eid ? vmmk__asprintf("/flavors/%s", eid) : NULL;
-    free(eid);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_COMPUTE;
-    call.method = "GET";
-    call.path = path;
-    call.what = what;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_COMPUTE, "GET", "/flavors", what);
+    call.id = id;
     call.not_found_ok = true;
     vmmk__os_reply r;
     int rc = vmmk__os_do(c, &call, &r);
-    free(path);
     json_object *fo = NULL;
     /* "detail" or "" as an id reach other resources: only an answer with
      * a "flavor" object is a flavor. */
@@ -228,20 +199,10 @@ int vmmk_cloud_flavor_get(vmmk_flavor **out, vmmk_cloud *c, const char *id_or_na
 
 static int flavor_delete(vmmk_cloud *c, const char *id, const char *what, bool not_found_ok)
 {
-    char *eid = vmmk__os_escape(id);
-    char *path = eid ? vmmk__asprintf("/flavors/%s", eid) : NULL;
-    free(eid);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_COMPUTE;
-    call.method = "DELETE";
-    call.path = path;
-    call.what = what;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_COMPUTE, "DELETE", "/flavors", what);
+    call.id = id;
     call.not_found_ok = not_found_ok;
-    int rc = vmmk__os_do(c, &call, NULL);
-    free(path);
-    return rc;
+    return vmmk__os_do(c, &call, NULL);
 }
 
 int vmmk_cloud_flavor_delete(vmmk_cloud *c, const char *id)
@@ -318,29 +279,6 @@ static json_object *flavor_create_body(const vmmk_flavor *s)
     return root;
 }
 
-/* POST @p body to /flavors/{id}/@p sub. */
-static int flavor_post(vmmk_cloud *c, const char *id, const char *sub, json_object *body,
-                       const char *what)
-{
-    char *eid = vmmk__os_escape(id);
-    char *path = eid ? vmmk__asprintf("/flavors/%s/%s", eid, sub) : NULL;
-    free(eid);
-    if (!path) {
-        json_object_put(body);
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    }
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_COMPUTE;
-    call.method = "POST";
-    call.path = path;
-    call.body = body;
-    call.what = what;
-    int rc = body ? vmmk__os_do(c, &call, NULL) : vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    json_object_put(body);
-    free(path);
-    return rc;
-}
-
 int vmmk_cloud_flavor_create(vmmk_flavor **out, vmmk_cloud *c, const vmmk_flavor *spec,
                              const char *const *projects, size_t n_projects)
 {
@@ -356,12 +294,8 @@ int vmmk_cloud_flavor_create(vmmk_flavor **out, vmmk_cloud *c, const vmmk_flavor
     json_object *body = flavor_create_body(spec);
     if (!body)
         return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_COMPUTE;
-    call.method = "POST";
-    call.path = "/flavors";
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_COMPUTE, "POST", "/flavors", what);
     call.body = body;
-    call.what = what;
     vmmk__os_reply r;
     rc = vmmk__os_do(c, &call, &r);
     json_object_put(body);
@@ -392,18 +326,14 @@ int vmmk_cloud_flavor_create(vmmk_flavor **out, vmmk_cloud *c, const vmmk_flavor
                 json_object_put(specs);
                 specs = NULL;
             }
-        json_object *eb = wrap("extra_specs", specs);
-        rc = flavor_post(c, fid, "os-extra_specs", eb, step);
+        rc = vmmk__os_send(c, VMMK__SVC_COMPUTE, "POST", "/flavors", fid, "/os-extra_specs",
+                           vmmk__jwrap("extra_specs", specs), step);
     }
     for (size_t i = 0; !rc && !spec->is_public && i < n_projects; i++) {
         snprintf(step, sizeof step, "%s: grant project %s access to flavor %s", what, projects[i], fid);
-        json_object *t = json_object_new_object();
-        if (t && vmmk__json_add_string(t, "tenant", projects[i])) {
-            json_object_put(t);
-            t = NULL;
-        }
-        json_object *ab = wrap("addTenantAccess", t);
-        rc = flavor_post(c, fid, "action", ab, step);
+        rc = vmmk__os_send(c, VMMK__SVC_COMPUTE, "POST", "/flavors", fid, "/action",
+                           vmmk__jwrap("addTenantAccess", vmmk__jpair("tenant", projects[i])),
+                           step);
     }
     vmmk_flavor *f = NULL;
     if (!rc) {
@@ -427,95 +357,69 @@ int vmmk_cloud_flavor_create(vmmk_flavor **out, vmmk_cloud *c, const vmmk_flavor
 
 /* ---- volume attachments ---------------------------------------------- */
 
-/* What the wait reads of a Cinder volume: a raw GET, so that this file
- * does not depend on volume.c. */
-typedef struct vol_state {
-    char *status;
-    bool has_server;           /* an attachment to the server in question */
-    char *device;              /* that attachment's device, or NULL */
-} vol_state;
-
-static void vol_state_clear(vol_state *v)
-{
-    free(v->status);
-    free(v->device);
-    memset(v, 0, sizeof *v);
-}
-
-static int vol_read(vol_state *out, vmmk_cloud *c, const char *volume_id, const char *server_id,
-                    const char *what)
-{
-    memset(out, 0, sizeof *out);
-    char *ev = vmmk__os_escape(volume_id);
-    char *path = ev ? vmmk__asprintf("/volumes/%s", ev) : NULL;
-    free(ev);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_VOLUME;
-    call.method = "GET";
-    call.path = path;
-    call.what = what;
-    vmmk__os_reply r;
-    int rc = vmmk__os_do(c, &call, &r);
-    free(path);
-    json_object *vo = NULL, *atts;
-    if (!rc && (!r.body || !json_object_object_get_ex(r.body, "volume", &vo) ||
-                !(out->status = vmmk__jdup(vo, "status"))))
-        rc = vmmk__err(VMMK_EREMOTE, "%s: Cinder's answer has no volume status", what);
-    if (!rc && json_object_object_get_ex(vo, "attachments", &atts) &&
-        json_object_is_type(atts, json_type_array)) {
-        for (size_t i = 0; i < json_object_array_length(atts); i++) {
-            json_object *a = json_object_array_get_idx(atts, i);
-            const char *sid = vmmk__jstr(a, "server_id");
-            if (sid && strcmp(sid, server_id) == 0) {
-                out->has_server = true;
-                free(out->device);
-                out->device = vmmk__jdup(a, "device");
-            }
-        }
-    }
-    vmmk__os_reply_clear(&r);
-    if (rc)
-        vol_state_clear(out);
-    return rc;
-}
-
 typedef struct attach_wait {
-    vmmk_cloud *c;
-    const char *server_id, *volume_id, *what;
+    const char *server_id;
     bool attach;
     char *device;              /* attach: the device Cinder reports */
 } attach_wait;
 
-static int attach_check(void *payload, bool *done, char *state, size_t state_size)
+/* Whether the Cinder volume @p vo is attached to @p server_id, and as
+ * which device (borrowed, NULL when not said). */
+static bool attached_to(json_object *vo, const char *server_id, const char **device)
 {
-    attach_wait *w = payload;
-    vol_state v;
-    int rc = vol_read(&v, w->c, w->volume_id, w->server_id, w->what);
-    if (rc)
-        return rc;
-    snprintf(state, state_size, "volume status %s, %sattached to the server", v.status,
-             v.has_server ? "" : "not ");
-    if (strncasecmp(v.status, "error", 5) == 0) {
-        rc = vmmk__err(VMMK_EREMOTE, "%s: the volume went to status %s", w->what, v.status);
-    } else if (w->attach) {
-        if (strcasecmp(v.status, "in-use") == 0 && v.has_server) {
-            *done = true;
-            free(w->device);
-            w->device = v.device;
-            v.device = NULL;
-        } else if (strcasecmp(v.status, "available") == 0) {
-            /* Nova reserves the volume before it answers, so "available"
-             * now means the compute host gave the attachment up. */
-            rc = vmmk__err(VMMK_EREMOTE, "%s: the attachment failed (the volume is available "
-                           "again; the server's instance actions tell why)", w->what);
+    json_object *atts;
+    bool has = false;
+    *device = NULL;
+    if (!json_object_object_get_ex(vo, "attachments", &atts) ||
+        !json_object_is_type(atts, json_type_array))
+        return false;
+    for (size_t i = 0; i < json_object_array_length(atts); i++) {
+        json_object *a = json_object_array_get_idx(atts, i);
+        const char *sid = vmmk__jstr(a, "server_id");
+        if (sid && strcmp(sid, server_id) == 0) {
+            has = true;
+            *device = vmmk__jstr(a, "device");
         }
-    } else {
-        *done = strcasecmp(v.status, "available") == 0 ||
-                (strcasecmp(v.status, "in-use") == 0 && !v.has_server);
     }
-    vol_state_clear(&v);
+    return has;
+}
+
+static int attach_judge(vmmk__os_wait *w, json_object *vo, const char *status, bool *done,
+                        char *state, size_t state_size)
+{
+    attach_wait *a = w->payload;
+    const char *device;
+    bool has = attached_to(vo, a->server_id, &device);
+    if (!*status)
+        return vmmk__err(VMMK_EREMOTE, "%s: Cinder's answer has no volume status", w->what);
+    snprintf(state, state_size, "volume status %s, %sattached to the server", status,
+             has ? "" : "not ");
+    if (strncasecmp(status, "error", 5) == 0)
+        return vmmk__err(VMMK_EREMOTE, "%s: the volume went to status %s", w->what, status);
+    if (!a->attach) {
+        *done = strcasecmp(status, "available") == 0 ||
+                (strcasecmp(status, "in-use") == 0 && !has);
+    } else if (strcasecmp(status, "in-use") == 0 && has) {
+        *done = true;
+        free(a->device);
+        a->device = vmmk__strdup(device);
+    } else if (strcasecmp(status, "available") == 0) {
+        /* Nova reserves the volume before it answers, so "available"
+         * now means the compute host gave the attachment up. */
+        return vmmk__err(VMMK_EREMOTE, "%s: the attachment failed (the volume is available "
+                         "again; the server's instance actions tell why)", w->what);
+    }
+    return 0;
+}
+
+/* Wait until the volume is attached to the server (a->attach) or not. */
+static int attach_wait_for(vmmk_cloud *c, const char *volume_id, attach_wait *a,
+                           unsigned timeout_s, const char *what)
+{
+    vmmk__os_wait w = { .c = c, .res = &vmmk__os_volumes, .id = volume_id, .what = what,
+                        .judge = attach_judge, .payload = a };
+    int rc = vmmk__os_wait_status(&w, timeout_s ? timeout_s : DEFAULT_ATTACH_TIMEOUT_S);
+    json_object_put(w.last);
     return rc;
 }
 
@@ -530,63 +434,45 @@ int vmmk_cloud_volume_attach(char **device, vmmk_cloud *c, const char *server_id
                                                                           : "no volume id");
     char what[320];
     snprintf(what, sizeof what, "attach volume %s to server %s", volume_id, server_id);
-    if (!timeout_s)
-        timeout_s = DEFAULT_ATTACH_TIMEOUT_S;
-    attach_wait w = { c, server_id, volume_id, what, true, NULL };
+    attach_wait a = { server_id, true, NULL };
 
     /* Already attached here (a retried step): nothing to do. */
-    vol_state v;
-    int rc = vol_read(&v, c, volume_id, server_id, what);
+    json_object *vo;
+    int rc = vmmk__os_get_id(&vo, c, &vmmk__os_volumes, volume_id, false, what);
     if (rc)
         return rc;
-    bool already = v.has_server && strcasecmp(v.status, "in-use") == 0;
-    if (already) {
-        w.device = v.device;
-        v.device = NULL;
-    }
-    vol_state_clear(&v);
+    const char *dev, *st = vmmk__jstr(vo, "status");
+    bool already = attached_to(vo, server_id, &dev) && st && strcasecmp(st, "in-use") == 0;
+    if (already)
+        a.device = vmmk__strdup(dev);
+    json_object_put(vo);
 
     if (!already) {
-        json_object *a = json_object_new_object();
-        if (a && vmmk__json_add_string(a, "volumeId", volume_id)) {
-            json_object_put(a);
-            a = NULL;
-        }
-        json_object *body = wrap("volumeAttachment", a);
+        json_object *body = vmmk__jwrap("volumeAttachment", vmmk__jpair("volumeId", volume_id));
         if (!body)
             return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-        char *es = vmmk__os_escape(server_id);
-        char *path = es ? vmmk__asprintf("/servers/%s/os-volume_attachments", es) : NULL;
-        free(es);
-        if (!path) {
-            json_object_put(body);
-            return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-        }
-        vmmk__os_call call = VMMK__OS_CALL_INIT;
-        call.svc = VMMK__SVC_COMPUTE;
-        call.method = "POST";
-        call.path = path;
+        vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_COMPUTE, "POST", "/servers", what);
+        call.id = server_id;
+        call.suffix = "/os-volume_attachments";
         call.body = body;
-        call.what = what;
         vmmk__os_reply r;
         rc = vmmk__os_do(c, &call, &r);
         json_object_put(body);
-        free(path);
         json_object *ao;
         if (!rc && r.body && json_object_object_get_ex(r.body, "volumeAttachment", &ao))
-            w.device = vmmk__jdup(ao, "device");
+            a.device = vmmk__jdup(ao, "device");
         vmmk__os_reply_clear(&r);
         if (rc)
             return rc;
-        if ((rc = vmmk__os_poll(timeout_s, what, attach_check, &w)) != 0) {
-            free(w.device);
+        if ((rc = attach_wait_for(c, volume_id, &a, timeout_s, what)) != 0) {
+            free(a.device);
             return rc;
         }
     }
     if (device)
-        *device = w.device;
+        *device = a.device;
     else
-        free(w.device);
+        free(a.device);
     return 0;
 }
 
@@ -599,53 +485,34 @@ int vmmk_cloud_volume_detach(vmmk_cloud *c, const char *server_id, const char *v
                                                                           : "no volume id");
     char what[320];
     snprintf(what, sizeof what, "detach volume %s from server %s", volume_id, server_id);
-    if (!timeout_s)
-        timeout_s = DEFAULT_ATTACH_TIMEOUT_S;
-    char *es = vmmk__os_escape(server_id), *ev = vmmk__os_escape(volume_id);
-    char *path = es && ev ? vmmk__asprintf("/servers/%s/os-volume_attachments/%s", es, ev) : NULL;
+    char *ev = vmmk__os_escape(volume_id);
+    char *suffix = ev ? vmmk__asprintf("/os-volume_attachments/%s", ev) : NULL;
     free(ev);
-    if (!path) {
-        free(es);
+    if (!suffix)
         return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    }
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_COMPUTE;
-    call.method = "DELETE";
-    call.path = path;
-    call.what = what;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_COMPUTE, "DELETE", "/servers", what);
+    call.id = server_id;
+    call.suffix = suffix;
     call.not_found_ok = true;
     vmmk__os_reply r;
     int rc = vmmk__os_do(c, &call, &r);
     long status = r.status;
     vmmk__os_reply_clear(&r);
-    free(path);
+    free(suffix);
     if (!rc && status == 404) {
         /* Nova answers 404 both for "not attached to this server" (fine:
          * the goal is reached) and for an unknown server (a mistake the
          * caller must hear about). */
-        path = es ? vmmk__asprintf("/servers/%s", es) : NULL;
-        free(es);
-        if (!path)
-            return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-        vmmk__os_call g = VMMK__OS_CALL_INIT;
-        g.svc = VMMK__SVC_COMPUTE;
-        g.method = "GET";
-        g.path = path;
-        g.what = what;
-        g.not_found_ok = true;
-        rc = vmmk__os_do(c, &g, &r);
-        status = r.status;
-        vmmk__os_reply_clear(&r);
-        free(path);
-        if (!rc && status == 404)
+        json_object *so;
+        if ((rc = vmmk__os_get_id(&so, c, &vmmk__os_servers, server_id, true, what)) == 0 && !so)
             return vmmk__err(VMMK_ENOTFOUND, "%s: no server has id %s", what, server_id);
+        json_object_put(so);
         return rc;
     }
-    free(es);
     if (rc)
         return rc;
-    attach_wait w = { c, server_id, volume_id, what, false, NULL };
-    return vmmk__os_poll(timeout_s, what, attach_check, &w);
+    attach_wait a = { server_id, false, NULL };
+    return attach_wait_for(c, volume_id, &a, timeout_s, what);
 }
 
 /* ---- the local server ------------------------------------------------ */

@@ -111,82 +111,29 @@ int vmmk_cloud_server_to_json(char **out, const vmmk_cloud_server *s, unsigned f
     return vmmk__raw_to_json(out, s->raw_json, flags, what);
 }
 
-/* ---- get -------------------------------------------------------------- */
+/* ---- get and wait ------------------------------------------------------ */
+
+const vmmk__os_lookup vmmk__os_servers = {
+    .svc = VMMK__SVC_COMPUTE, .kind = "server", .plural = "servers", .base = "/servers",
+    .item_key = "server", .list_key = "servers", .list_path = "/servers/detail",
+    .name_regex = true,   /* Nova's name filter is a regular expression */
+};
+
+/* A server object that a call returned -> struct (the reference taken). */
+static int server_from(vmmk_cloud_server **out, json_object *o, const char *what)
+{
+    int rc = vmmk__os_parse_server(out, o);
+    json_object_put(o);
+    return rc ? vmmk__err_prefix("%s", what) : 0;
+}
 
 /* GET /servers/{id}: 0 with *out NULL on a 404. */
 static int server_by_id(vmmk_cloud_server **out, vmmk_cloud *c, const char *id, const char *what)
 {
     *out = NULL;
-    char *eid = vmmk__os_escape(id);
-    char *path = eid ? vmmk__asprintf("/servers/%s", eid) : NULL;
-    free(eid);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_COMPUTE;
-    call.method = "GET";
-    call.path = path;
-    call.what = what;
-    call.not_found_ok = true;
-    vmmk__os_reply r;
-    int rc = vmmk__os_do(c, &call, &r);
-    free(path);
-    json_object *so;
-    if (!rc && r.status != 404) {
-        if (!r.body || !json_object_object_get_ex(r.body, "server", &so))
-            rc = vmmk__err(VMMK_EREMOTE, "%s: Nova's answer has no \"server\" (request id %s)",
-                           what, r.request_id ? r.request_id : "none");
-        else if ((rc = vmmk__os_parse_server(out, so)) != 0)
-            vmmk__err_prefix("%s", what);
-    }
-    vmmk__os_reply_clear(&r);
-    return rc;
-}
-
-typedef struct name_acc {
-    const char *name;
-    vmmk_cloud_server **hits;
-    size_t n, cap;
-} name_acc;
-
-static int name_item(void *payload, json_object *item)
-{
-    name_acc *a = payload;
-    const char *n = vmmk__jstr(item, "name");
-    /* Nova's filter is a regular expression (and case-insensitive on
-     * MySQL): only exact names count. */
-    if (!n || strcmp(n, a->name) != 0)
-        return 0;
-    const char *id = vmmk__jstr(item, "id");
-    for (size_t i = 0; id && i < a->n; i++)
-        if (strcmp(a->hits[i]->id, id) == 0)
-            return 0;   /* seen on an earlier page */
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 4;
-        vmmk_cloud_server **v = realloc(a->hits, cap * sizeof *v);
-        if (!v)
-            return vmmk__err(VMMK_ENOMEM, "out of memory");
-        a->hits = v;
-        a->cap = cap;
-    }
-    int rc = vmmk__os_parse_server(&a->hits[a->n], item);
-    if (!rc)
-        a->n++;
-    return rc;
-}
-
-/* "^name$" with the regular expression characters escaped. */
-static char *name_regex(const char *name)
-{
-    vmmk__buf b = { 0 };
-    vmmk__buf_puts(&b, "^");
-    for (const char *p = name; *p; p++) {
-        if (strchr(".^$*+?()[]{}|\\", *p))
-            vmmk__buf_append(&b, "\\", 1);
-        vmmk__buf_append(&b, p, 1);
-    }
-    vmmk__buf_puts(&b, "$");
-    return vmmk__buf_take(&b);
+    json_object *o;
+    int rc = vmmk__os_get_id(&o, c, &vmmk__os_servers, id, true, what);
+    return rc || !o ? rc : server_from(out, o, what);
 }
 
 int vmmk_cloud_server_get(vmmk_cloud_server **out, vmmk_cloud *c, const char *id_or_name)
@@ -199,72 +146,54 @@ int vmmk_cloud_server_get(vmmk_cloud_server **out, vmmk_cloud *c, const char *id
         return vmmk__err(VMMK_EINVAL, "server: empty id or name");
     char what[320];
     snprintf(what, sizeof what, "server \"%s\"", id_or_name);
-    int rc;
-    if (vmmk__looks_like_id(id_or_name)) {
-        if ((rc = server_by_id(out, c, id_or_name, what)) != 0 || *out)
-            return rc;
-    }
-    char *re = name_regex(id_or_name);
-    char *ere = re ? vmmk__os_escape(re) : NULL;
-    char *path = ere ? vmmk__asprintf("/servers/detail?name=%s", ere) : NULL;
-    free(re);
-    free(ere);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    name_acc a = { id_or_name, NULL, 0, 0 };
-    rc = vmmk__os_list(c, VMMK__SVC_COMPUTE, path, "servers", what, name_item, &a);
-    free(path);
-    if (!rc && a.n == 0) {
-        rc = vmmk__err(VMMK_ENOTFOUND, "%s: no server has this %s", what,
-                       vmmk__looks_like_id(id_or_name) ? "id or name" : "name");
-    } else if (!rc && a.n > 1) {
-        vmmk__buf b = { 0 };
-        for (size_t i = 0; i < a.n; i++)
-            vmmk__buf_printf(&b, "%s%s", i ? ", " : "", a.hits[i]->id);
-        char *ids = vmmk__buf_take(&b);
-        rc = vmmk__err(VMMK_ECONFLICT, "server name \"%s\" is ambiguous: %zu servers (ids %s); "
-                       "pass an id", id_or_name, a.n, ids ? ids : "?");
-        free(ids);
-    } else if (!rc) {
-        *out = a.hits[0];
-        a.hits[0] = NULL;
-    }
-    for (size_t i = 0; i < a.n; i++)
-        vmmk_cloud_server_free(a.hits[i]);
-    free(a.hits);
-    return rc;
+    json_object *o;
+    int rc = vmmk__os_find(&o, c, &vmmk__os_servers, id_or_name);
+    return rc ? rc : server_from(out, o, what);
 }
 
-/* ---- wait ------------------------------------------------------------- */
-
-typedef struct server_wait {
-    vmmk_cloud *c;
-    const char *id, *status, *what;
-    vmmk_cloud_server *last;
-} server_wait;
-
-static int wait_check(void *payload, bool *done, char *state, size_t state_size)
+/* ERROR ends a wait for another status, and a deletion unless Nova is
+ * still at it; SOFT_DELETED is as good as gone. */
+static int server_judge(vmmk__os_wait *w, json_object *item, const char *status, bool *done,
+                        char *state, size_t state_size)
 {
-    server_wait *w = payload;
-    vmmk_cloud_server_free(w->last);
-    w->last = NULL;
-    int rc = server_by_id(&w->last, w->c, w->id, w->what);
-    if (rc)
-        return rc;
-    vmmk_cloud_server *s = w->last;
-    if (!s)
-        return vmmk__err(VMMK_ENOTFOUND, "%s: no server has this id (any more)", w->what);
-    snprintf(state, state_size, "status %s, task %s", s->status ? s->status : "unknown",
-             s->task_state ? s->task_state : "none");
-    if (s->status && strcasecmp(s->status, w->status) == 0 && !s->task_state) {
+    (void)state, (void)state_size;
+    if (!w->want && strcasecmp(status, "SOFT_DELETED") == 0) {
+        /* reclaim_instance_interval is set: Nova keeps it until then. */
         *done = true;
         return 0;
     }
-    if (s->status && strcasecmp(s->status, "ERROR") == 0 && strcasecmp(w->status, "ERROR") != 0)
-        return vmmk__err_full(VMMK_EREMOTE, "ERROR", s->fault, 0, 0,
-                              "server \"%s\" (%s) went to ERROR: %s", s->name ? s->name : "",
-                              s->id, s->fault ? s->fault : "Nova gave no fault message");
-    return 0;
+    if (strcasecmp(status, "ERROR") != 0 || (w->want && strcasecmp(w->want, "ERROR") == 0))
+        return 0;
+    vmmk_cloud_server *s;
+    int rc = vmmk__os_parse_server(&s, item);
+    if (rc)
+        return vmmk__err_prefix("%s", w->what);
+    const char *fault = s->fault ? s->fault : "Nova gave no fault message";
+    if (w->want)
+        rc = vmmk__err_full(VMMK_EREMOTE, "ERROR", s->fault, 0, 0,
+                            "server \"%s\" (%s) went to ERROR: %s", s->name ? s->name : "",
+                            s->id, fault);
+    else if (!s->task_state)
+        /* The API sets task "deleting" before it answers, so ERROR with
+         * no task means the compute host failed to delete it. */
+        rc = vmmk__err_full(VMMK_EREMOTE, "ERROR", s->fault, 0, 0,
+                            "%s: the server went to ERROR instead: %s", w->what, fault);
+    vmmk_cloud_server_free(s);
+    return rc;
+}
+
+/* Wait for @p status (NULL: until the server is gone). */
+static int server_wait(vmmk_cloud_server **out, vmmk_cloud *c, const char *id, const char *status,
+                       unsigned timeout_s, const char *what)
+{
+    vmmk__os_wait w = { .c = c, .res = &vmmk__os_servers, .id = id, .what = what, .want = status,
+                        .nocase = true, .until_gone = !status,
+                        .task_key = "OS-EXT-STS:task_state", .judge = server_judge };
+    int rc = vmmk__os_wait_status(&w, timeout_s ? timeout_s : DEFAULT_WAIT_S);
+    if (!rc && out && w.last)
+        return server_from(out, w.last, what);
+    json_object_put(w.last);
+    return rc;
 }
 
 int vmmk_cloud_server_wait(vmmk_cloud_server **out, vmmk_cloud *c, const char *id,
@@ -277,13 +206,7 @@ int vmmk_cloud_server_wait(vmmk_cloud_server **out, vmmk_cloud *c, const char *i
                          !c ? "NULL handle" : (!id || !*id) ? "no server id" : "no status");
     char what[320];
     snprintf(what, sizeof what, "wait for server %s to be %s", id, status);
-    server_wait w = { c, id, status, what, NULL };
-    int rc = vmmk__os_poll(timeout_s ? timeout_s : DEFAULT_WAIT_S, what, wait_check, &w);
-    if (!rc && out)
-        *out = w.last;
-    else
-        vmmk_cloud_server_free(w.last);
-    return rc;
+    return server_wait(out, c, id, status, timeout_s, what);
 }
 
 /* ---- stop / start ----------------------------------------------------- */
@@ -308,24 +231,12 @@ static int power(vmmk_cloud *c, const char *id, bool wait, bool stop)
     if (there)
         return 0;
 
-    char *eid = vmmk__os_escape(id);
-    char *path = eid ? vmmk__asprintf("/servers/%s/action", eid) : NULL;
-    free(eid);
     json_object *body = json_object_new_object();
-    if (!path || !body || json_object_object_add(body, stop ? "os-stop" : "os-start", NULL)) {
-        free(path);
+    if (body && json_object_object_add(body, stop ? "os-stop" : "os-start", NULL)) {
         json_object_put(body);
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
+        body = NULL;
     }
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_COMPUTE;
-    call.method = "POST";
-    call.path = path;
-    call.body = body;
-    call.what = what;
-    rc = vmmk__os_do(c, &call, NULL);
-    free(path);
-    json_object_put(body);
+    rc = vmmk__os_send(c, VMMK__SVC_COMPUTE, "POST", "/servers", id, "/action", body, what);
     if (rc == VMMK_ECONFLICT) {
         /* Between our GET and the POST the server got there, or is on its
          * way: "Cannot 'stop' instance X while it is in vm_state stopped". */
@@ -355,38 +266,6 @@ int vmmk_cloud_server_start(vmmk_cloud *c, const char *id, bool wait)
 
 /* ---- delete ----------------------------------------------------------- */
 
-typedef struct gone_wait {
-    vmmk_cloud *c;
-    const char *id, *what;
-} gone_wait;
-
-static int gone_check(void *payload, bool *done, char *state, size_t state_size)
-{
-    gone_wait *w = payload;
-    vmmk_cloud_server *s;
-    int rc = server_by_id(&s, w->c, w->id, w->what);
-    if (rc)
-        return rc;
-    if (!s) {
-        *done = true;
-        return 0;
-    }
-    snprintf(state, state_size, "status %s, task %s", s->status ? s->status : "unknown",
-             s->task_state ? s->task_state : "none");
-    if (s->status && strcasecmp(s->status, "SOFT_DELETED") == 0) {
-        /* reclaim_instance_interval is set: Nova keeps it until then. */
-        *done = true;
-    } else if (s->status && strcasecmp(s->status, "ERROR") == 0 && !s->task_state) {
-        /* The API sets task "deleting" before it answers, so ERROR with
-         * no task means the compute host failed to delete it. */
-        rc = vmmk__err_full(VMMK_EREMOTE, "ERROR", s->fault, 0, 0,
-                            "%s: the server went to ERROR instead: %s", w->what,
-                            s->fault ? s->fault : "Nova gave no fault message");
-    }
-    vmmk_cloud_server_free(s);
-    return rc;
-}
-
 int vmmk_cloud_server_delete(vmmk_cloud *c, const char *id, bool wait)
 {
     if (!c || !id || !*id)
@@ -394,26 +273,16 @@ int vmmk_cloud_server_delete(vmmk_cloud *c, const char *id, bool wait)
                          c ? "no server id" : "NULL handle");
     char what[320];
     snprintf(what, sizeof what, "delete server %s", id);
-    char *eid = vmmk__os_escape(id);
-    char *path = eid ? vmmk__asprintf("/servers/%s", eid) : NULL;
-    free(eid);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_COMPUTE;
-    call.method = "DELETE";
-    call.path = path;
-    call.what = what;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_COMPUTE, "DELETE", "/servers", what);
+    call.id = id;
     call.not_found_ok = true;
     vmmk__os_reply r;
     int rc = vmmk__os_do(c, &call, &r);
     long status = r.status;
     vmmk__os_reply_clear(&r);
-    free(path);
     if (rc || status == 404 || !wait)
         return rc;
-    gone_wait w = { c, id, what };
-    return vmmk__os_poll(DEFAULT_WAIT_S, what, gone_check, &w);
+    return server_wait(NULL, c, id, NULL, DEFAULT_WAIT_S, what);
 }
 
 /* ---- create ----------------------------------------------------------- */
@@ -506,52 +375,19 @@ static int check_server_spec(const vmmk_cloud_server_spec *s)
     return 0;
 }
 
-/* A network given by name: its id, by Neutron's name filter (the
- * Neutron part lives elsewhere; this is the one lookup a create needs). */
+/* A network given by name: its id (an id goes to Nova as it is). */
 static int network_id(char **out, vmmk_cloud *c, const char *net, const char *what)
 {
     *out = NULL;
     if (vmmk__looks_like_id(net))
         return (*out = strdup(net)) ? 0 : vmmk__err(VMMK_ENOMEM, "out of memory");
-    char *en = vmmk__os_escape(net);
-    char *path = en ? vmmk__asprintf("/v2.0/networks?name=%s&fields=id", en) : NULL;
-    free(en);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_NETWORK;
-    call.method = "GET";
-    call.path = path;
-    call.what = what;
-    vmmk__os_reply r;
-    int rc = vmmk__os_do(c, &call, &r);
-    free(path);
-    json_object *nets = NULL;
-    if (!rc && (!r.body || !json_object_object_get_ex(r.body, "networks", &nets) ||
-                !json_object_is_type(nets, json_type_array)))
-        rc = vmmk__err(VMMK_EREMOTE, "%s: Neutron's answer has no \"networks\" list", what);
-    size_t n = rc ? 0 : json_object_array_length(nets);
-    if (!rc && n == 0)
-        rc = vmmk__err(VMMK_ENOTFOUND, "%s: no network has id or name \"%s\"", what, net);
-    else if (!rc && n > 1) {
-        vmmk__buf b = { 0 };
-        for (size_t i = 0; i < n; i++) {
-            const char *id = vmmk__jstr(json_object_array_get_idx(nets, i), "id");
-            vmmk__buf_printf(&b, "%s%s", i ? ", " : "", id ? id : "?");
-        }
-        char *ids = vmmk__buf_take(&b);
-        rc = vmmk__err(VMMK_ECONFLICT, "%s: network name \"%s\" is ambiguous: %zu networks (ids "
-                       "%s); pass an id", what, net, n, ids ? ids : "?");
-        free(ids);
-    } else if (!rc) {
-        const char *id = vmmk__jstr(json_object_array_get_idx(nets, 0), "id");
-        if (!id)
-            rc = vmmk__err(VMMK_EREMOTE, "%s: Neutron's network \"%s\" has no id", what, net);
-        else if (!(*out = strdup(id)))
-            rc = vmmk__err(VMMK_ENOMEM, "out of memory");
-    }
-    vmmk__os_reply_clear(&r);
-    return rc;
+    vmmk_cloud_network *n;
+    if (vmmk_cloud_network_find(&n, c, net) != 0)
+        return vmmk__err_prefix("%s", what);
+    *out = n->id;
+    n->id = NULL;
+    vmmk_cloud_network_free(n);
+    return 0;
 }
 
 #define ADD(obj, key, val)                                                                       \
@@ -681,12 +517,8 @@ int vmmk_cloud_server_create(vmmk_cloud_server **out, vmmk_cloud *c,
     if (rc)
         return rc;
 
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_COMPUTE;
-    call.method = "POST";
-    call.path = "/servers";
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_COMPUTE, "POST", "/servers", what);
     call.body = body;
-    call.what = what;
     vmmk__os_reply r;
     rc = vmmk__os_do(c, &call, &r);
     json_object_put(body);

@@ -46,6 +46,10 @@ char *vmmk__os_image_path(const char *id, const char *suffix)
     return p;
 }
 
+static const vmmk__os_lookup images = { .svc = VMMK__SVC_IMAGE, .kind = "image",
+                                        .plural = "images", .base = "/v2/images",
+                                        .list_key = "images" };
+
 /* ---- the image struct -------------------------------------------------- */
 
 void vmmk_cloud_image_free(vmmk_cloud_image *i)
@@ -120,6 +124,14 @@ int vmmk__os_parse_image(vmmk_cloud_image **out, json_object *o)
 
 /* ---- records ----------------------------------------------------------- */
 
+/* An image object that a call returned -> struct (the reference taken). */
+static int image_from(vmmk_cloud_image **out, json_object *o, const char *what)
+{
+    int rc = vmmk__os_parse_image(out, o);
+    json_object_put(o);
+    return rc && what ? vmmk__err_prefix("%s", what) : rc;
+}
+
 int vmmk_cloud_image_create(vmmk_cloud_image **out, vmmk_cloud *c,
                             const vmmk_cloud_image_spec *spec)
 {
@@ -169,19 +181,12 @@ int vmmk_cloud_image_create(vmmk_cloud_image **out, vmmk_cloud *c,
         json_object_put(body);
         return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
     }
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_IMAGE;
-    call.method = "POST";
-    call.path = "/v2/images";
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_IMAGE, "POST", "/v2/images", what);
     call.body = body;
-    call.what = what;
-    vmmk__os_reply r;
-    int rc = vmmk__os_do(c, &call, &r);
+    json_object *o;
+    int rc = vmmk__os_do_item(&o, c, &call, NULL, "image");
     json_object_put(body);
-    if (rc == 0 && (rc = vmmk__os_parse_image(out, r.body)) != 0)
-        vmmk__err_prefix("%s (request id %s)", what, r.request_id ? r.request_id : "none");
-    vmmk__os_reply_clear(&r);
-    return rc;
+    return rc ? rc : image_from(out, o, what);
 }
 
 int vmmk_cloud_image_get(vmmk_cloud_image **out, vmmk_cloud *c, const char *id_or_name)
@@ -189,40 +194,9 @@ int vmmk_cloud_image_get(vmmk_cloud_image **out, vmmk_cloud *c, const char *id_o
     if (!out)
         return vmmk__err(VMMK_EINVAL, "get image: out is NULL");
     *out = NULL;
-    char *project = c ? vmmk__os_project_label(c) : NULL;
-    char *scope = project ? vmmk__asprintf("visible to project %s", project) : NULL;
-    free(project);
-    vmmk__os_lookup l = { VMMK__SVC_IMAGE, "image", "images", "/v2/images", NULL, "images", NULL,
-                          scope };
     json_object *o;
-    int rc = vmmk__os_find(&o, c, &l, id_or_name);
-    free(scope);
-    if (rc)
-        return rc;
-    rc = vmmk__os_parse_image(out, o);
-    json_object_put(o);
-    return rc;
-}
-
-/* GET by id only (no name fallback): what a wait wants. */
-static int get_by_id(vmmk_cloud_image **out, vmmk_cloud *c, const char *id, const char *what)
-{
-    *out = NULL;
-    char *path = vmmk__os_image_path(id, NULL);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "out of memory");
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_IMAGE;
-    call.method = "GET";
-    call.path = path;
-    call.what = what;
-    vmmk__os_reply r;
-    int rc = vmmk__os_do(c, &call, &r);
-    free(path);
-    if (rc == 0 && (rc = vmmk__os_parse_image(out, r.body)) != 0)
-        vmmk__err_prefix("%s", what);
-    vmmk__os_reply_clear(&r);
-    return rc;
+    int rc = vmmk__os_find(&o, c, &images, id_or_name);
+    return rc ? rc : image_from(out, o, NULL);
 }
 
 /* "/a~b" -> "/a~0b": a JSON pointer to member @p key (new string). */
@@ -273,24 +247,16 @@ int vmmk_cloud_image_set_properties(vmmk_cloud *c, const char *id, const vmmk_pr
     }
     char *text = fail ? NULL : vmmk__json_dump(ops, 0);
     json_object_put(ops);
-    char *path = vmmk__os_image_path(id, NULL);
-    if (!text || !path) {
-        free(text);
-        free(path);
+    if (!text)
         return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    }
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_IMAGE;
-    call.method = "PATCH";
-    call.path = path;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_IMAGE, "PATCH", "/v2/images", what);
+    call.id = id;
     call.raw = text;
     call.raw_len = strlen(text);
     call.content_type = "application/openstack-images-v2.1-json-patch";
-    call.what = what;
     call.retry = 1;   /* setting the same values again changes nothing */
     rc = vmmk__os_do(c, &call, NULL);
     free(text);
-    free(path);
     return rc;
 }
 
@@ -301,52 +267,25 @@ int vmmk_cloud_image_delete(vmmk_cloud *c, const char *id)
         return rc;
     char what[200];
     snprintf(what, sizeof what, "delete image %s", id);
-    char *path = vmmk__os_image_path(id, NULL);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "out of memory");
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_IMAGE;
-    call.method = "DELETE";
-    call.path = path;
-    call.what = what;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_IMAGE, "DELETE", "/v2/images", what);
+    call.id = id;
     call.not_found_ok = true;   /* already gone */
-    rc = vmmk__os_do(c, &call, NULL);
-    free(path);
-    return rc;
+    return vmmk__os_do(c, &call, NULL);
 }
 
 /* ---- wait -------------------------------------------------------------- */
 
-typedef struct wait_ctx {
-    vmmk_cloud *c;
-    const char *id;
-    const char *status;
-    const char *what;
-    vmmk_cloud_image *last;
-} wait_ctx;
-
-static int wait_check(void *payload, bool *done, char *state, size_t state_size)
+static int image_judge(vmmk__os_wait *w, json_object *item, const char *status, bool *done,
+                       char *state, size_t state_size)
 {
-    wait_ctx *w = payload;
-    vmmk_cloud_image *img;
-    int rc = get_by_id(&img, w->c, w->id, w->what);
-    if (rc)
-        return rc;
-    const char *st = img->status ? img->status : "";
-    snprintf(state, state_size, "%s", img->status ? img->status : "(none)");
-    vmmk_cloud_image_free(w->last);
-    w->last = img;
-    if (strcasecmp(st, w->status) == 0) {
-        *done = true;
-        return 0;
-    }
-    if (strcmp(st, "killed") == 0)
+    (void)item, (void)done, (void)state, (void)state_size;
+    if (strcmp(status, "killed") == 0)
         return vmmk__err(VMMK_EREMOTE,
                          "%s: the image is \"killed\": Glance failed to store its data (see the "
                          "glance-api log)",
                          w->what);
-    if (strcmp(st, "deleted") == 0 || strcmp(st, "pending_delete") == 0)
-        return vmmk__err(VMMK_EREMOTE, "%s: the image is \"%s\"", w->what, st);
+    if (strcmp(status, "deleted") == 0 || strcmp(status, "pending_delete") == 0)
+        return vmmk__err(VMMK_EREMOTE, "%s: the image is \"%s\"", w->what, status);
     return 0;
 }
 
@@ -362,12 +301,11 @@ int vmmk_cloud_image_wait(vmmk_cloud_image **out, vmmk_cloud *c, const char *id,
         return vmmk__err(VMMK_EINVAL, "wait for image %s: no status given", id);
     char what[256];
     snprintf(what, sizeof what, "wait for image %s to be \"%s\"", id, status);
-    wait_ctx w = { c, id, status, what, NULL };
-    rc = vmmk__os_poll(timeout_s ? timeout_s : DEFAULT_WAIT_S, what, wait_check, &w);
-    if (rc == 0 && out) {
-        *out = w.last;
-        w.last = NULL;
-    }
-    vmmk_cloud_image_free(w.last);
+    vmmk__os_wait w = { .c = c, .res = &images, .id = id, .what = what, .want = status,
+                        .nocase = true, .judge = image_judge };
+    rc = vmmk__os_wait_status(&w, timeout_s ? timeout_s : DEFAULT_WAIT_S);
+    if (rc == 0 && out)
+        return image_from(out, w.last, what);
+    json_object_put(w.last);
     return rc;
 }

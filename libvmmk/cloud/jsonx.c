@@ -19,6 +19,27 @@ const char *vmmk__jstr(json_object *o, const char *key)
     return json_object_get_string(v);
 }
 
+json_object *vmmk__jwrap(const char *key, json_object *inner)
+{
+    json_object *o = inner ? json_object_new_object() : NULL;
+    if (!o || json_object_object_add(o, key, inner)) {
+        json_object_put(o);
+        json_object_put(inner);
+        return NULL;
+    }
+    return o;
+}
+
+json_object *vmmk__jpair(const char *key, const char *value)
+{
+    json_object *o = json_object_new_object();
+    if (o && vmmk__json_add_string(o, key, value)) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
 char *vmmk__jdup(json_object *o, const char *key)
 {
     const char *s = vmmk__jstr(o, key);

@@ -1,6 +1,5 @@
 /* Neutron (networking API v2.0): networks, subnets and security groups
- * (ports are in port.c), plus the id-else-unique-name lookup the service
- * files share (vmmk__os_find). */
+ * (ports are in port.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,147 +8,6 @@
 #include "../common/internal.h"
 #include "../common/json.h"
 #include "cloud_int.h"
-
-/* ---- shared lookup ----------------------------------------------------- */
-
-char *vmmk__os_project_label(vmmk_cloud *c)
-{
-    pthread_mutex_lock(&c->lock);
-    json_object *p = NULL;
-    if (c->token_body)
-        json_object_object_get_ex(c->token_body, "project", &p);
-    const char *name = vmmk__jstr(p, "name");
-    char *s;
-    if (c->project_id)
-        s = name ? vmmk__asprintf("%s (%s)", name, c->project_id) : strdup(c->project_id);
-    else
-        s = strdup("(none: the token is not project scoped)");
-    pthread_mutex_unlock(&c->lock);
-    return s;
-}
-
-typedef struct matches {
-    const char *name;
-    json_object **items;
-    size_t n, cap;
-} matches;
-
-static int collect_named(void *payload, json_object *item)
-{
-    matches *m = payload;
-    const char *name = vmmk__jstr(item, "name");
-    /* The services filter by exact name already; this guards against one
-     * that ignores the filter (and then would list everything). */
-    if (!name || strcmp(name, m->name) != 0)
-        return 0;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 4;
-        json_object **v = realloc(m->items, cap * sizeof *v);
-        if (!v)
-            return vmmk__err(VMMK_ENOMEM, "out of memory");
-        m->items = v;
-        m->cap = cap;
-    }
-    m->items[m->n++] = json_object_get(item);
-    return 0;
-}
-
-static void matches_clear(matches *m)
-{
-    for (size_t i = 0; i < m->n; i++)
-        json_object_put(m->items[i]);
-    free(m->items);
-    m->items = NULL;
-    m->n = m->cap = 0;
-}
-
-/* "a, b, c": the ids of @p items (new string). */
-static char *id_list(json_object *const *items, size_t n)
-{
-    vmmk__buf b = { 0 };
-    for (size_t i = 0; i < n; i++) {
-        const char *id = vmmk__jstr(items[i], "id");
-        vmmk__buf_printf(&b, "%s%s", i ? ", " : "", id ? id : "?");
-    }
-    if (!b.data)
-        vmmk__buf_append(&b, "", 0);
-    return vmmk__buf_take(&b);
-}
-
-int vmmk__os_find(json_object **out, vmmk_cloud *c, const vmmk__os_lookup *l,
-                  const char *id_or_name)
-{
-    *out = NULL;
-    if (!c || !id_or_name || !*id_or_name)
-        return vmmk__err(VMMK_EINVAL, "find %s: %s", l->kind,
-                         !c ? "the cloud handle is NULL" : "no id or name given");
-    char what[512];
-    int rc;
-    if (vmmk__looks_like_id(id_or_name)) {
-        char *esc = vmmk__os_escape(id_or_name);
-        char *path = esc ? vmmk__asprintf("%s/%s", l->base, esc) : NULL;
-        free(esc);
-        if (!path)
-            return vmmk__err(VMMK_ENOMEM, "out of memory");
-        snprintf(what, sizeof what, "get %s %s", l->kind, id_or_name);
-        vmmk__os_call call = VMMK__OS_CALL_INIT;
-        call.svc = l->svc;
-        call.method = "GET";
-        call.path = path;
-        call.what = what;
-        call.not_found_ok = true;
-        vmmk__os_reply r;
-        rc = vmmk__os_do(c, &call, &r);
-        free(path);
-        if (rc)
-            return rc;
-        if (r.status != 404) {
-            json_object *item = r.body;
-            if (l->item_key && item)
-                item = json_object_object_get_ex(r.body, l->item_key, &item) ? item : NULL;
-            if (!item || !json_object_is_type(item, json_type_object) || !vmmk__jstr(item, "id")) {
-                rc = vmmk__err(VMMK_EREMOTE, "%s: the answer is not a %s object (request id %s)",
-                               what, l->kind, r.request_id ? r.request_id : "none");
-            } else {
-                *out = json_object_get(item);
-            }
-            vmmk__os_reply_clear(&r);
-            return rc;
-        }
-        vmmk__os_reply_clear(&r);
-    }
-
-    char *esc = vmmk__os_escape(id_or_name);
-    char *path = esc ? vmmk__asprintf("%s?name=%s%s%s", l->base, esc, l->filter ? "&" : "",
-                                      l->filter ? l->filter : "")
-                     : NULL;
-    free(esc);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "out of memory");
-    snprintf(what, sizeof what, "find %s \"%s\"", l->kind, id_or_name);
-    matches m = { .name = id_or_name };
-    rc = vmmk__os_list(c, l->svc, path, l->list_key, what, collect_named, &m);
-    free(path);
-    if (rc) {
-        matches_clear(&m);
-        return rc;
-    }
-    if (m.n == 1) {
-        *out = m.items[0];
-        m.n = 0;
-    } else if (m.n == 0) {
-        rc = vmmk__err(VMMK_ENOTFOUND, "no %s %s \"%s\" %s", l->kind,
-                       vmmk__looks_like_id(id_or_name) ? "with id or name" : "named", id_or_name,
-                       l->scope ? l->scope : "");
-    } else {
-        char *ids = id_list(m.items, m.n);
-        rc = vmmk__err(VMMK_ECONFLICT, "%s name \"%s\" is ambiguous: %zu %s (ids %s); pass an id",
-                       l->kind, id_or_name, m.n, l->plural, ids ? ids : "?");
-        free(ids);
-    }
-    matches_clear(&m);
-    return rc;
-}
 
 /* ---- networks ---------------------------------------------------------- */
 
@@ -271,14 +129,11 @@ int vmmk_cloud_network_find(vmmk_cloud_network **out, vmmk_cloud *c, const char 
     if (!out)
         return vmmk__err(VMMK_EINVAL, "find network: out is NULL");
     *out = NULL;
-    char *project = c ? vmmk__os_project_label(c) : NULL;
-    char *scope = project ? vmmk__asprintf("visible to project %s", project) : NULL;
-    free(project);
-    vmmk__os_lookup l = { VMMK__SVC_NETWORK, "network", "networks", "/v2.0/networks", "network",
-                          "networks", NULL, scope };
+    static const vmmk__os_lookup l = { .svc = VMMK__SVC_NETWORK, .kind = "network",
+                                       .plural = "networks", .base = "/v2.0/networks",
+                                       .item_key = "network", .list_key = "networks" };
     json_object *o;
     int rc = vmmk__os_find(&o, c, &l, id_or_name);
-    free(scope);
     if (rc)
         return rc;
     vmmk_cloud_network *n = calloc(1, sizeof *n);
@@ -349,13 +204,10 @@ int vmmk_cloud_subnet_find(vmmk_cloud_subnet **out, vmmk_cloud *c, const char *i
             free(scope);
             return vmmk__err(VMMK_ENOMEM, "out of memory");
         }
-    } else if (c) {
-        char *project = vmmk__os_project_label(c);
-        scope = project ? vmmk__asprintf("visible to project %s", project) : NULL;
-        free(project);
     }
-    vmmk__os_lookup l = { VMMK__SVC_NETWORK, "subnet", "subnets", "/v2.0/subnets", "subnet",
-                          "subnets", filter, scope };
+    vmmk__os_lookup l = { .svc = VMMK__SVC_NETWORK, .kind = "subnet", .plural = "subnets",
+                          .base = "/v2.0/subnets", .item_key = "subnet", .list_key = "subnets",
+                          .filter = filter, .scope = scope };
     json_object *o;
     int rc = vmmk__os_find(&o, c, &l, id_or_name);
     free(filter);
@@ -392,9 +244,10 @@ int vmmk_cloud_security_group_find(char **out, vmmk_cloud *c, const char *id_or_
     char *project = vmmk__os_project_label(c);
     char *scope = project ? vmmk__asprintf("in project %s", project) : NULL;
     free(project);
-    vmmk__os_lookup l = { VMMK__SVC_NETWORK, "security group", "security groups",
-                          "/v2.0/security-groups", "security_group", "security_groups", filter,
-                          scope };
+    vmmk__os_lookup l = { .svc = VMMK__SVC_NETWORK, .kind = "security group",
+                          .plural = "security groups", .base = "/v2.0/security-groups",
+                          .item_key = "security_group", .list_key = "security_groups",
+                          .filter = filter, .scope = scope };
     json_object *o;
     int rc = vmmk__os_find(&o, c, &l, id_or_name);
     free(filter);

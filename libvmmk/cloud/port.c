@@ -114,14 +114,11 @@ int vmmk_cloud_port_get(vmmk_cloud_port **out, vmmk_cloud *c, const char *id_or_
     if (!out)
         return vmmk__err(VMMK_EINVAL, "get port: out is NULL");
     *out = NULL;
-    char *project = c ? vmmk__os_project_label(c) : NULL;
-    char *scope = project ? vmmk__asprintf("visible to project %s", project) : NULL;
-    free(project);
-    vmmk__os_lookup l = { VMMK__SVC_NETWORK, "port", "ports", "/v2.0/ports", "port", "ports", NULL,
-                          scope };
+    static const vmmk__os_lookup l = { .svc = VMMK__SVC_NETWORK, .kind = "port", .plural = "ports",
+                                       .base = "/v2.0/ports", .item_key = "port",
+                                       .list_key = "ports" };
     json_object *o;
     int rc = vmmk__os_find(&o, c, &l, id_or_name);
-    free(scope);
     return rc ? rc : port_from(out, o);
 }
 
@@ -129,22 +126,12 @@ int vmmk_cloud_port_delete(vmmk_cloud *c, const char *id)
 {
     if (!c || !id || !*id)
         return vmmk__err(VMMK_EINVAL, "delete port: %s", c ? "no id given" : "the handle is NULL");
-    char *esc = vmmk__os_escape(id);
-    char *path = esc ? vmmk__asprintf("/v2.0/ports/%s", esc) : NULL;
-    free(esc);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "out of memory");
     char what[128];
     snprintf(what, sizeof what, "delete port %s", id);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_NETWORK;
-    call.method = "DELETE";
-    call.path = path;
-    call.what = what;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_NETWORK, "DELETE", "/v2.0/ports", what);
+    call.id = id;
     call.not_found_ok = true;   /* already gone: what the caller wants */
-    int rc = vmmk__os_do(c, &call, NULL);
-    free(path);
-    return rc;
+    return vmmk__os_do(c, &call, NULL);
 }
 
 static char *lower_dup(const char *s)
@@ -517,28 +504,21 @@ static int find_reusable(vmmk_cloud_port **out, vmmk_cloud *c, const vmmk_cloud_
 static int set_port_tags(vmmk_cloud *c, json_object *port, const vmmk_cloud_port_spec *spec,
                          const char *what)
 {
-    char *esc = vmmk__os_escape(vmmk__jstr(port, "id"));
-    char *path = esc ? vmmk__asprintf("/v2.0/ports/%s/tags", esc) : NULL;
-    free(esc);
     json_object *body = json_object_new_object();
     json_object *tags = vmmk__strv_to_json(spec->tags, spec->n_tags);
-    if (!path || !body || !tags || json_object_object_add(body, "tags", tags)) {
-        free(path);
+    if (!body || !tags || json_object_object_add(body, "tags", tags)) {
         json_object_put(body);
         json_object_put(tags);
         return vmmk__err(VMMK_ENOMEM, "out of memory");
     }
     char w[600];
     snprintf(w, sizeof w, "%s: set tags", what);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_NETWORK;
-    call.method = "PUT";
-    call.path = path;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_NETWORK, "PUT", "/v2.0/ports", w);
+    call.id = vmmk__jstr(port, "id");
+    call.suffix = "/tags";
     call.body = body;
-    call.what = w;
     vmmk__os_reply r;
     int rc = vmmk__os_do(c, &call, &r);
-    free(path);
     if (rc == 0) {
         json_object *got = NULL;
         if (r.body && json_object_object_get_ex(r.body, "tags", &got) &&
@@ -635,7 +615,7 @@ int vmmk_cloud_port_create(vmmk_cloud_port **out, vmmk_cloud *c,
     char **sg_ids = NULL;
     json_object *body = NULL, *port = NULL;
     vmmk__os_reply r = { 0 };
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_NETWORK, "POST", "/v2.0/ports", what);
     const char *id;
     int rc = 0;
     if ((spec->mac_address && *spec->mac_address && !mac) || (spec->n_fixed_ips && !ips)) {
@@ -669,11 +649,7 @@ int vmmk_cloud_port_create(vmmk_cloud_port **out, vmmk_cloud *c,
         rc = vmmk__err(VMMK_ENOMEM, "out of memory");
         goto done;
     }
-    call.svc = VMMK__SVC_NETWORK;
-    call.method = "POST";
-    call.path = "/v2.0/ports";
     call.body = body;
-    call.what = what;
     if ((rc = vmmk__os_do(c, &call, &r)) != 0) {
         const char *fault = vmmk_error_last()->fault;
         if (rc == VMMK_ECONFLICT && fault && strcmp(fault, "MacAddressInUse") == 0)

@@ -443,7 +443,14 @@ int vmmk__os_do_locked(vmmk_cloud *c, const vmmk__os_call *call, vmmk__os_reply 
         const char *ep;
         if ((rc = vmmk__os_endpoint(&ep, c, call->svc)) != 0)
             return vmmk__err_prefix("%s", what);
-        url = vmmk__asprintf("%s%s", ep, call->path);
+        char *esc = call->id ? vmmk__os_escape(call->id) : NULL;
+        if (!call->id)
+            url = vmmk__asprintf("%s%s", ep, call->path);
+        else
+            url = esc ? vmmk__asprintf("%s%s/%s%s", ep, call->path, esc,
+                                       call->suffix ? call->suffix : "")
+                      : NULL;
+        free(esc);
     }
     if (!url)
         return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
@@ -560,6 +567,20 @@ int vmmk__os_do(vmmk_cloud *c, const vmmk__os_call *call, vmmk__os_reply *reply)
     return rc;
 }
 
+int vmmk__os_send(vmmk_cloud *c, vmmk__svc svc, const char *method, const char *base,
+                  const char *id, const char *suffix, json_object *body, const char *what)
+{
+    if (!body)
+        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
+    vmmk__os_call call = VMMK__OS_CALL(svc, method, base, what);
+    call.id = id;
+    call.suffix = suffix;
+    call.body = body;
+    int rc = vmmk__os_do(c, &call, NULL);
+    json_object_put(body);
+    return rc;
+}
+
 /* ---- pagination -------------------------------------------------------- */
 
 /* The query of the next page, or NULL when there is none. */
@@ -610,11 +631,7 @@ int vmmk__os_list(vmmk_cloud *c, vmmk__svc svc, const char *path, const char *ke
             rc = vmmk__err(VMMK_EREMOTE, "%s: more than %d pages; giving up", what, MAX_PAGES);
             break;
         }
-        vmmk__os_call call = VMMK__OS_CALL_INIT;
-        call.svc = svc;
-        call.method = "GET";
-        call.path = page_path;
-        call.what = what;
+        vmmk__os_call call = VMMK__OS_CALL(svc, "GET", page_path, what);
         vmmk__os_reply r;
         if ((rc = vmmk__os_do(c, &call, &r)) != 0)
             break;

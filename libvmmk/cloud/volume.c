@@ -69,11 +69,7 @@ char *vmmk__os_cinder_message(vmmk_cloud *c, const char *resource_id)
     free(esc);
     if (!path)
         return NULL;
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_VOLUME;
-    call.method = "GET";
-    call.path = path;
-    call.what = "read Cinder's messages";
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_VOLUME, "GET", path, "read Cinder's messages");
     vmmk__os_reply r;
     char *out = NULL;
     json_object *msgs;
@@ -252,38 +248,20 @@ int vmmk_cloud_volume_to_json(char **out, const vmmk_cloud_volume *v, unsigned f
 
 /* ---- calls -------------------------------------------------------------- */
 
-/* "/volumes/<escaped id><suffix>" */
-static char *vol_path(const char *id, const char *suffix)
+const vmmk__os_lookup vmmk__os_volumes = {
+    .svc = VMMK__SVC_VOLUME, .kind = "volume", .plural = "volumes", .base = "/volumes",
+    .item_key = "volume", .list_key = "volumes", .list_path = "/volumes/detail",
+};
+
+/* A volume object that a call returned -> struct (the reference taken). */
+static int volume_from(vmmk_cloud_volume **out, json_object *o, const char *what)
 {
-    char *esc = vmmk__os_escape(id);
-    char *p = esc ? vmmk__asprintf("/volumes/%s%s", esc, suffix ? suffix : "") : NULL;
-    free(esc);
-    return p;
+    int rc = vmmk__os_parse_volume(out, o);
+    json_object_put(o);
+    return rc ? vmmk__err_prefix("%s", what) : 0;
 }
 
-/* GET one volume: *out NULL when Cinder says 404. */
-static int fetch(vmmk_cloud_volume **out, vmmk_cloud *c, const char *id, const char *what)
-{
-    *out = NULL;
-    char *path = vol_path(id, NULL);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_VOLUME;
-    call.method = "GET";
-    call.path = path;
-    call.what = what;
-    call.not_found_ok = true;
-    vmmk__os_reply r;
-    int rc = vmmk__os_do(c, &call, &r);
-    free(path);
-    if (rc == 0 && r.status != 404 && (rc = vmmk__os_parse_volume(out, r.body)) != 0)
-        vmmk__err_prefix("%s (request id %s)", what, r.request_id ? r.request_id : "none");
-    vmmk__os_reply_clear(&r);
-    return rc;
-}
-
-static int check_args(vmmk_cloud *c, const char *id, const char *fn)
+int vmmk__os_volume_check(vmmk_cloud *c, const char *id, const char *fn)
 {
     if (!c || !id || !*id)
         return vmmk__err(VMMK_EINVAL, "%s: %s", fn, !c ? "handle is NULL" : "volume id is empty");
@@ -395,85 +373,47 @@ int vmmk_cloud_volume_get(vmmk_cloud_volume **out, vmmk_cloud *c, const char *id
     if (!out)
         return vmmk__err(VMMK_EINVAL, "vmmk_cloud_volume_get: out is NULL");
     *out = NULL;
-    int rc = check_args(c, id_or_name, "vmmk_cloud_volume_get");
+    int rc = vmmk__os_volume_check(c, id_or_name, "vmmk_cloud_volume_get");
     if (rc)
         return rc;
     char what[400];
     snprintf(what, sizeof what, "get volume \"%s\"", id_or_name);
-    /* Only something shaped like an id can be one: a name never costs a
-     * 404 first.  A name that looks like an id still falls through. */
-    if (vmmk__looks_like_id(id_or_name)) {
-        if ((rc = fetch(out, c, id_or_name, what)) != 0 || *out)
-            return rc;
-    }
-    vmmk_cloud_volume_list *l;
-    if ((rc = vmmk_cloud_volume_list_get(&l, c, id_or_name, NULL)) != 0)
-        return vmmk__err_prefix("%s", what);
-    if (l->n == 1) {
-        *out = malloc(sizeof **out);
-        if (!*out) {
-            vmmk_cloud_volume_list_free(l);
-            return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-        }
-        **out = l->items[0];
-        l->n = 0;
-    } else if (l->n == 0) {
-        rc = vmmk__err(VMMK_ENOTFOUND, "%s: no volume has this id or name", what);
-    } else {
-        vmmk__buf ids = { 0 };
-        for (size_t i = 0; i < l->n; i++)
-            vmmk__buf_printf(&ids, "%s%s", i ? ", " : "", l->items[i].id);
-        char *s = vmmk__buf_take(&ids);
-        rc = vmmk__err(VMMK_ECONFLICT,
-                       "volume name \"%s\" is ambiguous: %zu volumes (ids %s); pass an id",
-                       id_or_name, l->n, s ? s : "?");
-        free(s);
-    }
-    vmmk_cloud_volume_list_free(l);
-    return rc;
+    json_object *o;
+    rc = vmmk__os_find(&o, c, &vmmk__os_volumes, id_or_name);
+    return rc ? rc : volume_from(out, o, what);
 }
 
 /* ---- wait --------------------------------------------------------------- */
 
-typedef struct wait_ctx {
-    vmmk_cloud *c;
-    const char *id;
-    const char *status;        /* wanted; NULL = until gone (404) */
-    const char *what;
-    vmmk_cloud_volume *last;
-} wait_ctx;
-
-static int wait_check(void *payload, bool *done, char *state, size_t state_size)
+/* The backend failed a deletion (error_deleting): only an admin's
+ * os-force_delete or a fix on the backend gets the volume out of it. */
+static int delete_failed(vmmk_cloud *c, const char *id, const char *what, const char *status)
 {
-    wait_ctx *w = payload;
-    vmmk_cloud_volume *v;
-    int rc = fetch(&v, w->c, w->id, w->what);
-    if (rc)
-        return rc;
-    if (!v) {
-        if (!w->status) {
-            *done = true;
-            return 0;
-        }
-        return vmmk__err(VMMK_ENOTFOUND, "%s: no such volume (deleted?)", w->what);
-    }
-    snprintf(state, state_size, "status %s", v->status ? v->status : "none");
-    vmmk_cloud_volume_free(w->last);
-    w->last = v;
-    const char *st = v->status ? v->status : "";
-    if (w->status && strcmp(st, w->status) == 0) {
-        *done = true;
+    char *why = vmmk__os_cinder_message(c, id);
+    int rc = vmmk__err_full(VMMK_EREMOTE, status, NULL, 0, 0,
+                            "%s: Cinder could not delete it (status %s)%s%s", what, status,
+                            why ? ": " : "", why ? why : "");
+    free(why);
+    return rc;
+}
+
+/* An "error..." status ends a wait, with Cinder's reason. */
+static int volume_judge(vmmk__os_wait *w, json_object *item, const char *status, bool *done,
+                        char *state, size_t state_size)
+{
+    (void)done, (void)state, (void)state_size;
+    if (strncmp(status, "error", 5) != 0)
         return 0;
-    }
-    if (strncmp(st, "error", 5) == 0) {
-        char *why = vmmk__os_cinder_message(w->c, w->id);
-        rc = vmmk__err_full(VMMK_EREMOTE, st, NULL, 0, 0, "%s: volume %s%s%s%s is in status %s%s%s",
-                            w->what, v->id, v->name ? " (\"" : "", v->name ? v->name : "",
-                            v->name ? "\")" : "", st, why ? ": " : "", why ? why : "");
-        free(why);
-        return rc;
-    }
-    return 0;
+    if (!w->want)
+        return delete_failed(w->c, w->id, w->what, status);
+    const char *name = vmmk__jstr(item, "name");
+    char *why = vmmk__os_cinder_message(w->c, w->id);
+    int rc = vmmk__err_full(VMMK_EREMOTE, status, NULL, 0, 0,
+                            "%s: volume %s%s%s%s is in status %s%s%s", w->what, w->id,
+                            name ? " (\"" : "", name ? name : "", name ? "\")" : "", status,
+                            why ? ": " : "", why ? why : "");
+    free(why);
+    return rc;
 }
 
 int vmmk_cloud_volume_wait(vmmk_cloud_volume **out, vmmk_cloud *c, const char *id,
@@ -481,7 +421,7 @@ int vmmk_cloud_volume_wait(vmmk_cloud_volume **out, vmmk_cloud *c, const char *i
 {
     if (out)
         *out = NULL;
-    int rc = check_args(c, id, "vmmk_cloud_volume_wait");
+    int rc = vmmk__os_volume_check(c, id, "vmmk_cloud_volume_wait");
     if (rc)
         return rc;
     if (!status || !*status)
@@ -489,13 +429,13 @@ int vmmk_cloud_volume_wait(vmmk_cloud_volume **out, vmmk_cloud *c, const char *i
     char *what = vmmk__asprintf("wait for volume %s to become %s", id, status);
     if (!what)
         return vmmk__err(VMMK_ENOMEM, "out of memory");
-    wait_ctx w = { c, id, status, what, NULL };
-    rc = vmmk__os_poll(timeout_s ? timeout_s : DEFAULT_TIMEOUT_S, what, wait_check, &w);
-    free(what);
+    vmmk__os_wait w = { .c = c, .res = &vmmk__os_volumes, .id = id, .what = what,
+                        .want = status, .judge = volume_judge };
+    rc = vmmk__os_wait_status(&w, timeout_s ? timeout_s : DEFAULT_TIMEOUT_S);
     if (rc == 0 && out)
-        *out = w.last;
-    else
-        vmmk_cloud_volume_free(w.last);
+        rc = volume_from(out, json_object_get(w.last), what);
+    json_object_put(w.last);
+    free(what);
     return rc;
 }
 
@@ -556,19 +496,14 @@ int vmmk_cloud_volume_create(vmmk_cloud_volume **out, vmmk_cloud *c,
         json_object_put(body);
         return vmmk__err(VMMK_ENOMEM, "out of memory");
     }
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_VOLUME;
-    call.method = "POST";
-    call.path = "/volumes";
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_VOLUME, "POST", "/volumes", what);
     call.body = body;
-    call.what = what;
-    vmmk__os_reply r;
-    int rc = vmmk__os_do(c, &call, &r);
+    json_object *o;
+    int rc = vmmk__os_do_item(&o, c, &call, "volume", "volume");
     json_object_put(body);
     vmmk_cloud_volume *v = NULL;
-    if (rc == 0 && (rc = vmmk__os_parse_volume(&v, r.body)) != 0)
-        vmmk__err_prefix("%s (request id %s)", what, r.request_id ? r.request_id : "none");
-    vmmk__os_reply_clear(&r);
+    if (rc == 0)
+        rc = volume_from(&v, o, what);
     if (rc) {
         free(what);
         return rc;
@@ -621,91 +556,60 @@ out:
 
 /* ---- delete ------------------------------------------------------------- */
 
-typedef struct gone_ctx {
-    vmmk_cloud *c;
-    const char *id;
-    const char *what;
-} gone_ctx;
-
-/* The backend failed a deletion (error_deleting): only an admin's
- * os-force_delete or a fix on the backend gets the volume out of it. */
-static int delete_failed(vmmk_cloud *c, const char *id, const char *what, const char *status)
+int vmmk__os_cinder_delete(char **refused_status, vmmk_cloud *c, const vmmk__os_lookup *res,
+                           const char *id, bool wait, vmmk__os_judge_fn judge, const char *what)
 {
-    char *why = vmmk__os_cinder_message(c, id);
-    int rc = vmmk__err_full(VMMK_EREMOTE, status, NULL, 0, 0,
-                            "%s: Cinder could not delete it (status %s)%s%s", what, status,
-                            why ? ": " : "", why ? why : "");
-    free(why);
-    return rc;
-}
-
-static int gone_check(void *payload, bool *done, char *state, size_t state_size)
-{
-    gone_ctx *g = payload;
-    vmmk_cloud_volume *v;
-    int rc = fetch(&v, g->c, g->id, g->what);
-    if (rc)
-        return rc;
-    if (!v) {
-        *done = true;
-        return 0;
+    *refused_status = NULL;
+    vmmk__os_call call = VMMK__OS_CALL(res->svc, "DELETE", res->base, what);
+    call.id = id;
+    call.not_found_ok = true;
+    vmmk__os_reply r;
+    int rc = vmmk__os_do(c, &call, &r);
+    bool gone = rc == 0 && r.status == 404;
+    vmmk__os_reply_clear(&r);
+    if (rc == VMMK_EINVAL || rc == VMMK_ECONFLICT) {
+        /* Cinder refuses one in the wrong state with 400: one being
+         * deleted already is fine; others are a state problem, said so. */
+        vmmk__os_err_saved s;
+        vmmk__os_err_save(&s);
+        json_object *o = NULL;
+        const char *st = NULL;
+        if (vmmk__os_get_id(&o, c, res, id, true, what) == 0 &&
+            (!o || ((st = vmmk__jstr(o, "status")) && strcmp(st, "deleting") == 0))) {
+            gone = !o;
+            rc = 0;
+            vmmk__os_err_forget(&s);
+            vmmk_error_clear();
+        } else {
+            char *suffix = st ? vmmk__asprintf(" (the %s is in status %s)", res->kind, st) : NULL;
+            rc = vmmk__os_err_restore(&s, st ? VMMK_ESTATE : 0, suffix);
+            free(suffix);
+            *refused_status = vmmk__strdup(st);
+        }
+        json_object_put(o);
     }
-    snprintf(state, state_size, "status %s", v->status ? v->status : "none");
-    if (v->status && strncmp(v->status, "error", 5) == 0)
-        rc = delete_failed(g->c, g->id, g->what, v->status);
-    vmmk_cloud_volume_free(v);
+    if (rc == 0 && !gone && wait) {
+        vmmk__os_wait w = { .c = c, .res = res, .id = id, .what = what, .until_gone = true,
+                            .judge = judge };
+        rc = vmmk__os_wait_status(&w, DEFAULT_TIMEOUT_S);
+        json_object_put(w.last);
+    }
     return rc;
 }
 
 int vmmk_cloud_volume_delete(vmmk_cloud *c, const char *id, bool wait)
 {
-    int rc = check_args(c, id, "vmmk_cloud_volume_delete");
+    int rc = vmmk__os_volume_check(c, id, "vmmk_cloud_volume_delete");
     if (rc)
         return rc;
     char *what = vmmk__asprintf("delete volume %s", id);
-    char *path = vol_path(id, NULL);
-    if (!what || !path) {
-        free(what);
-        free(path);
+    if (!what)
         return vmmk__err(VMMK_ENOMEM, "out of memory");
-    }
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_VOLUME;
-    call.method = "DELETE";
-    call.path = path;
-    call.what = what;
-    call.not_found_ok = true;
-    vmmk__os_reply r;
-    rc = vmmk__os_do(c, &call, &r);
-    bool gone = rc == 0 && r.status == 404;
-    vmmk__os_reply_clear(&r);
-    free(path);
-    if (rc == VMMK_EINVAL || rc == VMMK_ECONFLICT) {
-        /* Cinder refuses a volume in the wrong state with 400: one being
-         * deleted already is fine; others are a state problem, said so. */
-        vmmk__os_err_saved s;
-        vmmk__os_err_save(&s);
-        vmmk_cloud_volume *v = NULL;
-        if (fetch(&v, c, id, what) == 0 && (!v || (v->status && strcmp(v->status, "deleting") == 0))) {
-            gone = !v;
-            rc = 0;
-            vmmk__os_err_forget(&s);
-            vmmk_error_clear();
-        } else if (v && v->status && strcmp(v->status, "error_deleting") == 0) {
-            vmmk__os_err_forget(&s);
-            rc = delete_failed(c, id, what, v->status);
-        } else {
-            char *suffix = v && v->status ? vmmk__asprintf(" (the volume is in status %s)", v->status)
-                                          : NULL;
-            rc = vmmk__os_err_restore(&s, v && v->status ? VMMK_ESTATE : 0, suffix);
-            free(suffix);
-        }
-        vmmk_cloud_volume_free(v);
-    }
-    if (rc == 0 && !gone && wait) {
-        gone_ctx g = { c, id, what };
-        rc = vmmk__os_poll(DEFAULT_TIMEOUT_S, what, gone_check, &g);
-    }
+    char *st;
+    rc = vmmk__os_cinder_delete(&st, c, &vmmk__os_volumes, id, wait, volume_judge, what);
+    if (rc && st && strcmp(st, "error_deleting") == 0)
+        rc = delete_failed(c, id, what, st);
+    free(st);
     free(what);
     return rc;
 }

@@ -12,75 +12,18 @@
 
 #define DEFAULT_TIMEOUT_S 600
 
-/* "/volumes/<escaped id><suffix>" */
-static char *vol_path(const char *id, const char *suffix)
-{
-    char *esc = vmmk__os_escape(id);
-    char *p = esc ? vmmk__asprintf("/volumes/%s%s", esc, suffix ? suffix : "") : NULL;
-    free(esc);
-    return p;
-}
-
-/* POST /volumes/{id}/action with {@p action: @p arg} (arg taken). */
-static int action(vmmk_cloud *c, const char *id, const char *name, json_object *arg,
-                  const char *what)
-{
-    json_object *body = json_object_new_object();
-    char *path = vol_path(id, "/action");
-    int rc;
-    if (!body || !arg || !path) {
-        json_object_put(arg);
-        rc = vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    } else {
-        json_object_object_add(body, name, arg);
-        vmmk__os_call call = VMMK__OS_CALL_INIT;
-        call.svc = VMMK__SVC_VOLUME;
-        call.method = "POST";
-        call.path = path;
-        call.body = body;
-        call.what = what;
-        rc = vmmk__os_do(c, &call, NULL);
-    }
-    json_object_put(body);
-    free(path);
-    return rc;
-}
-
-static int check_args(vmmk_cloud *c, const char *id, const char *fn)
-{
-    if (!c || !id || !*id)
-        return vmmk__err(VMMK_EINVAL, "%s: %s", fn, !c ? "handle is NULL" : "volume id is empty");
-    return 0;
-}
-
 /* ---- metadata and actions ---------------------------------------------- */
 
 int vmmk_cloud_volume_metadata_set(vmmk_cloud *c, const char *id, const vmmk_properties *metadata)
 {
-    int rc = check_args(c, id, "vmmk_cloud_volume_metadata_set");
+    int rc = vmmk__os_volume_check(c, id, "vmmk_cloud_volume_metadata_set");
     if (rc)
         return rc;
     char what[200];
     snprintf(what, sizeof what, "set metadata of volume %s", id);
-    json_object *body = json_object_new_object(), *m = vmmk__props_to_json(metadata);
-    char *path = vol_path(id, "/metadata");
-    if (!body || !m || !path) {
-        json_object_put(body);
-        json_object_put(m);
-        free(path);
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    }
-    json_object_object_add(body, "metadata", m);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_VOLUME;
-    call.method = "POST";    /* merges; PUT would replace all of it */
-    call.path = path;
-    call.body = body;
-    call.what = what;
-    rc = vmmk__os_do(c, &call, NULL);
-    json_object_put(body);
-    free(path);
-    return rc;
+    /* POST merges; PUT would replace all of it. */
+    return vmmk__os_send(c, VMMK__SVC_VOLUME, "POST", "/volumes", id, "/metadata",
+                         vmmk__jwrap("metadata", vmmk__props_to_json(metadata)), what);
 }
 
 int vmmk_cloud_volume_metadata_get(vmmk_properties **out, vmmk_cloud *c, const char *id)
@@ -88,22 +31,16 @@ int vmmk_cloud_volume_metadata_get(vmmk_properties **out, vmmk_cloud *c, const c
     if (!out)
         return vmmk__err(VMMK_EINVAL, "vmmk_cloud_volume_metadata_get: out is NULL");
     *out = NULL;
-    int rc = check_args(c, id, "vmmk_cloud_volume_metadata_get");
+    int rc = vmmk__os_volume_check(c, id, "vmmk_cloud_volume_metadata_get");
     if (rc)
         return rc;
     char what[200];
     snprintf(what, sizeof what, "get metadata of volume %s", id);
-    char *path = vol_path(id, "/metadata");
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_VOLUME;
-    call.method = "GET";
-    call.path = path;
-    call.what = what;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_VOLUME, "GET", "/volumes", what);
+    call.id = id;
+    call.suffix = "/metadata";
     vmmk__os_reply r;
     rc = vmmk__os_do(c, &call, &r);
-    free(path);
     json_object *m = NULL;
     if (rc == 0) {
         if (!r.body || !json_object_object_get_ex(r.body, "metadata", &m) ||
@@ -119,7 +56,7 @@ int vmmk_cloud_volume_metadata_get(vmmk_properties **out, vmmk_cloud *c, const c
 
 int vmmk_cloud_volume_metadata_delete(vmmk_cloud *c, const char *id, const char *key)
 {
-    int rc = check_args(c, id, "vmmk_cloud_volume_metadata_delete");
+    int rc = vmmk__os_volume_check(c, id, "vmmk_cloud_volume_metadata_delete");
     if (rc)
         return rc;
     if (!key || !*key)
@@ -127,19 +64,15 @@ int vmmk_cloud_volume_metadata_delete(vmmk_cloud *c, const char *id, const char 
     char *what = vmmk__asprintf("delete metadata key \"%s\" of volume %s", key, id);
     char *esc = vmmk__os_escape(key);
     char *suffix = esc ? vmmk__asprintf("/metadata/%s", esc) : NULL;
-    char *path = suffix ? vol_path(id, suffix) : NULL;
     free(esc);
-    free(suffix);
-    if (!what || !path) {
+    if (!what || !suffix) {
         free(what);
-        free(path);
+        free(suffix);
         return vmmk__err(VMMK_ENOMEM, "out of memory");
     }
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_VOLUME;
-    call.method = "DELETE";
-    call.path = path;
-    call.what = what;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_VOLUME, "DELETE", "/volumes", what);
+    call.id = id;
+    call.suffix = suffix;
     call.not_found_ok = true;
     vmmk__os_reply r;
     rc = vmmk__os_do(c, &call, &r);
@@ -156,14 +89,14 @@ int vmmk_cloud_volume_metadata_delete(vmmk_cloud *c, const char *id, const char 
         vmmk_cloud_volume_free(v);
     }
     vmmk__os_reply_clear(&r);
-    free(path);
+    free(suffix);
     free(what);
     return rc;
 }
 
 int vmmk_cloud_volume_set_bootable(vmmk_cloud *c, const char *id, bool bootable)
 {
-    int rc = check_args(c, id, "vmmk_cloud_volume_set_bootable");
+    int rc = vmmk__os_volume_check(c, id, "vmmk_cloud_volume_set_bootable");
     if (rc)
         return rc;
     char what[200];
@@ -171,26 +104,23 @@ int vmmk_cloud_volume_set_bootable(vmmk_cloud *c, const char *id, bool bootable)
     json_object *arg = json_object_new_object();
     if (arg)
         json_object_object_add(arg, "bootable", json_object_new_boolean(bootable));
-    return action(c, id, "os-set_bootable", arg, what);
+    return vmmk__os_send(c, VMMK__SVC_VOLUME, "POST", "/volumes", id, "/action",
+                         vmmk__jwrap("os-set_bootable", arg), what);
 }
 
 int vmmk_cloud_volume_set_image_metadata(vmmk_cloud *c, const char *id,
                                          const vmmk_properties *props)
 {
-    int rc = check_args(c, id, "vmmk_cloud_volume_set_image_metadata");
+    int rc = vmmk__os_volume_check(c, id, "vmmk_cloud_volume_set_image_metadata");
     if (rc)
         return rc;
     if (!props || !props->n)
         return 0;
     char what[200];
     snprintf(what, sizeof what, "set image metadata of volume %s", id);
-    json_object *arg = json_object_new_object(), *m = vmmk__props_to_json(props);
-    if (arg && m) {
-        json_object_object_add(arg, "metadata", m);
-        m = NULL;
-    }
-    json_object_put(m);
-    return action(c, id, "os-set_image_metadata", arg, what);
+    json_object *arg = vmmk__jwrap("metadata", vmmk__props_to_json(props));
+    return vmmk__os_send(c, VMMK__SVC_VOLUME, "POST", "/volumes", id, "/action",
+                         vmmk__jwrap("os-set_image_metadata", arg), what);
 }
 
 /* ---- manage ------------------------------------------------------------- */
@@ -240,28 +170,21 @@ int vmmk_cloud_volume_manage(vmmk_cloud_volume **out, vmmk_cloud *c, const char 
     if (volume_type)
         vmmk__json_add_string(v, "volume_type", volume_type);
     json_object_object_add(v, "bootable", json_object_new_boolean(bootable));
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_VOLUME;
-    call.method = "POST";
-    call.path = "/os-volume-manage";
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_VOLUME, "POST", "/os-volume-manage", what);
     call.body = body;
-    call.what = what;
-    vmmk__os_reply r;
-    int rc = vmmk__os_do(c, &call, &r);
+    json_object *made;
+    int rc = vmmk__os_do_item(&made, c, &call, "volume", "volume");
     json_object_put(body);
-    vmmk_cloud_volume *made = NULL;
-    if (rc == 0 && (rc = vmmk__os_parse_volume(&made, r.body)) != 0)
-        vmmk__err_prefix("%s (request id %s)", what, r.request_id ? r.request_id : "none");
-    vmmk__os_reply_clear(&r);
     if (rc == 0) {
         /* The backend does the work after the 202; "error_managing" (shown
          * as "error") is where a bad ref or a driver without manage
          * support ends up. */
-        rc = vmmk_cloud_volume_wait(out, c, made->id, "available", DEFAULT_TIMEOUT_S);
+        rc = vmmk_cloud_volume_wait(out, c, vmmk__jstr(made, "id"), "available",
+                                    DEFAULT_TIMEOUT_S);
         if (rc)
             vmmk__os_err_recode(0, what, "; the volume record is left in place for inspection");
     }
-    vmmk_cloud_volume_free(made);
+    json_object_put(made);
     free(what);
     return rc;
 }

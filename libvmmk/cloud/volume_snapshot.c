@@ -36,11 +36,7 @@ int vmmk_cloud_volume_type_list_get(vmmk_cloud_volume_type_list **out, vmmk_clou
     /* Not through vmmk__os_list: /types takes limit= but, depending on
      * the release, answers without a next link, which would cut the list
      * at one page.  There are few types. */
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_VOLUME;
-    call.method = "GET";
-    call.path = "/types";
-    call.what = what;
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_VOLUME, "GET", "/types", what);
     vmmk__os_reply r;
     int rc = vmmk__os_do(c, &call, &r);
     json_object *a = NULL;
@@ -93,11 +89,6 @@ void vmmk_cloud_snapshot_free(vmmk_cloud_snapshot *s)
 static int parse_snapshot(vmmk_cloud_snapshot **out, json_object *o)
 {
     *out = NULL;
-    json_object *inner;
-    if (o && json_object_is_type(o, json_type_object) &&
-        json_object_object_get_ex(o, "snapshot", &inner) &&
-        json_object_is_type(inner, json_type_object))
-        o = inner;
     const char *id = vmmk__jstr(o, "id");
     if (!id || !*id)
         return vmmk__err(VMMK_EREMOTE, "Cinder snapshot: not an object with an \"id\" string");
@@ -120,67 +111,31 @@ static int parse_snapshot(vmmk_cloud_snapshot **out, json_object *o)
     return 0;
 }
 
-/* GET one snapshot: *out NULL on 404 when @p not_found_ok. */
-static int fetch_snapshot(vmmk_cloud_snapshot **out, vmmk_cloud *c, const char *id,
-                          const char *what, bool not_found_ok)
+static const vmmk__os_lookup snapshots = { .svc = VMMK__SVC_VOLUME, .kind = "snapshot",
+                                           .plural = "snapshots", .base = "/snapshots",
+                                           .item_key = "snapshot", .list_key = "snapshots" };
+
+/* A snapshot object that a call returned -> struct (the reference taken). */
+static int snapshot_from(vmmk_cloud_snapshot **out, json_object *o, const char *what)
 {
-    *out = NULL;
-    char *esc = vmmk__os_escape(id);
-    char *path = esc ? vmmk__asprintf("/snapshots/%s", esc) : NULL;
-    free(esc);
-    if (!path)
-        return vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_VOLUME;
-    call.method = "GET";
-    call.path = path;
-    call.what = what;
-    call.not_found_ok = not_found_ok;
-    vmmk__os_reply r;
-    int rc = vmmk__os_do(c, &call, &r);
-    free(path);
-    if (rc == 0 && r.status != 404 && (rc = parse_snapshot(out, r.body)) != 0)
-        vmmk__err_prefix("%s (request id %s)", what, r.request_id ? r.request_id : "none");
-    vmmk__os_reply_clear(&r);
-    return rc;
+    int rc = parse_snapshot(out, o);
+    json_object_put(o);
+    return rc ? vmmk__err_prefix("%s", what) : 0;
 }
 
-typedef struct snap_wait {
-    vmmk_cloud *c;
-    const char *id;
-    const char *what;
-    bool until_gone;           /* else until "available" */
-    vmmk_cloud_snapshot *last;
-} snap_wait;
-
-static int snap_check(void *payload, bool *done, char *state, size_t state_size)
+/* An "error..." status ends a wait, with Cinder's reason. */
+static int snapshot_judge(vmmk__os_wait *w, json_object *item, const char *status, bool *done,
+                          char *state, size_t state_size)
 {
-    snap_wait *w = payload;
-    vmmk_cloud_snapshot *s;
-    int rc = fetch_snapshot(&s, w->c, w->id, w->what, true);
-    if (rc)
-        return rc;
-    if (!s) {
-        if (w->until_gone) {
-            *done = true;
-            return 0;
-        }
-        return vmmk__err(VMMK_ENOTFOUND, "%s: the snapshot is gone (deleted meanwhile?)", w->what);
-    }
-    const char *st = s->status ? s->status : "";
-    snprintf(state, state_size, "status %s", st);
-    vmmk_cloud_snapshot_free(w->last);
-    w->last = s;
-    if (!w->until_gone && strcmp(st, "available") == 0) {
-        *done = true;
+    (void)item, (void)done, (void)state, (void)state_size;
+    if (strncmp(status, "error", 5) != 0)
         return 0;
-    }
-    if (strncmp(st, "error", 5) == 0) {
-        char *why = vmmk__os_cinder_message(w->c, w->id);
-        rc = vmmk__err_full(VMMK_EREMOTE, st, NULL, 0, 0, "%s: snapshot %s is in status %s%s%s",
-                            w->what, w->id, st, why ? ": " : "", why ? why : "");
-        free(why);
-    }
+    char *why = vmmk__os_cinder_message(w->c, w->id);
+    int rc = vmmk__err_full(VMMK_EREMOTE, status, NULL, 0, 0,
+                            "%s: snapshot %s is in status %s%s%s%s", w->what, w->id, status,
+                            why ? ": " : "", why ? why : "",
+                            w->want ? "" : "; Cinder could not delete it");
+    free(why);
     return rc;
 }
 
@@ -208,33 +163,25 @@ int vmmk_cloud_snapshot_create(vmmk_cloud_snapshot **out, vmmk_cloud *c, const c
         vmmk__json_add_string(s, "name", name);
     /* force: snapshot an in-use volume (crash consistent). */
     json_object_object_add(s, "force", json_object_new_boolean(force));
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_VOLUME;
-    call.method = "POST";
-    call.path = "/snapshots";
+    vmmk__os_call call = VMMK__OS_CALL(VMMK__SVC_VOLUME, "POST", "/snapshots", what);
     call.body = body;
-    call.what = what;
-    vmmk__os_reply r;
-    int rc = vmmk__os_do(c, &call, &r);
+    json_object *o;
+    int rc = vmmk__os_do_item(&o, c, &call, "snapshot", "snapshot");
     json_object_put(body);
-    vmmk_cloud_snapshot *snap = NULL;
-    if (rc == 0 && (rc = parse_snapshot(&snap, r.body)) != 0)
-        vmmk__err_prefix("%s (request id %s)", what, r.request_id ? r.request_id : "none");
-    vmmk__os_reply_clear(&r);
     if (rc == 0 && wait) {
-        snap_wait w = { c, snap->id, what, false, NULL };
-        rc = vmmk__os_poll(DEFAULT_TIMEOUT_S, what, snap_check, &w);
-        vmmk_cloud_snapshot_free(snap);
-        snap = w.last;
-        if (rc) {
+        vmmk__os_wait w = { .c = c, .res = &snapshots, .id = vmmk__jstr(o, "id"), .what = what,
+                            .want = "available", .judge = snapshot_judge };
+        rc = vmmk__os_wait_status(&w, DEFAULT_TIMEOUT_S);
+        json_object_put(o);
+        o = w.last;
+        if (rc)
             vmmk__os_err_recode(0, NULL, "; the snapshot is left in place for inspection");
-            vmmk_cloud_snapshot_free(snap);
-            snap = NULL;
-        }
     }
-    free(what);
     if (rc == 0)
-        *out = snap;
+        rc = snapshot_from(out, o, what);
+    else
+        json_object_put(o);
+    free(what);
     return rc;
 }
 
@@ -248,7 +195,9 @@ int vmmk_cloud_snapshot_get(vmmk_cloud_snapshot **out, vmmk_cloud *c, const char
                          !c ? "handle is NULL" : "snapshot id is empty");
     char what[200];
     snprintf(what, sizeof what, "get snapshot %s", id);
-    return fetch_snapshot(out, c, id, what, false);
+    json_object *o;
+    int rc = vmmk__os_get_id(&o, c, &snapshots, id, false, what);
+    return rc ? rc : snapshot_from(out, o, what);
 }
 
 int vmmk_cloud_snapshot_delete(vmmk_cloud *c, const char *id, bool wait)
@@ -257,52 +206,11 @@ int vmmk_cloud_snapshot_delete(vmmk_cloud *c, const char *id, bool wait)
         return vmmk__err(VMMK_EINVAL, "vmmk_cloud_snapshot_delete: %s",
                          !c ? "handle is NULL" : "snapshot id is empty");
     char *what = vmmk__asprintf("delete snapshot %s", id);
-    char *esc = vmmk__os_escape(id);
-    char *path = esc ? vmmk__asprintf("/snapshots/%s", esc) : NULL;
-    free(esc);
-    if (!what || !path) {
-        free(what);
-        free(path);
+    if (!what)
         return vmmk__err(VMMK_ENOMEM, "out of memory");
-    }
-    vmmk__os_call call = VMMK__OS_CALL_INIT;
-    call.svc = VMMK__SVC_VOLUME;
-    call.method = "DELETE";
-    call.path = path;
-    call.what = what;
-    call.not_found_ok = true;
-    vmmk__os_reply r;
-    int rc = vmmk__os_do(c, &call, &r);
-    bool gone = rc == 0 && r.status == 404;
-    vmmk__os_reply_clear(&r);
-    free(path);
-    if (rc == VMMK_EINVAL || rc == VMMK_ECONFLICT) {
-        /* 400 for a snapshot in the wrong state; one being deleted is fine. */
-        vmmk__os_err_saved s;
-        vmmk__os_err_save(&s);
-        vmmk_cloud_snapshot *snap = NULL;
-        if (fetch_snapshot(&snap, c, id, what, true) == 0 &&
-            (!snap || (snap->status && strcmp(snap->status, "deleting") == 0))) {
-            gone = !snap;
-            rc = 0;
-            vmmk__os_err_forget(&s);
-            vmmk_error_clear();
-        } else {
-            char *suffix = snap && snap->status
-                               ? vmmk__asprintf(" (the snapshot is in status %s)", snap->status)
-                               : NULL;
-            rc = vmmk__os_err_restore(&s, snap && snap->status ? VMMK_ESTATE : 0, suffix);
-            free(suffix);
-        }
-        vmmk_cloud_snapshot_free(snap);
-    }
-    if (rc == 0 && !gone && wait) {
-        snap_wait w = { c, id, what, true, NULL };
-        rc = vmmk__os_poll(DEFAULT_TIMEOUT_S, what, snap_check, &w);
-        if (rc == VMMK_EREMOTE)
-            vmmk__os_err_recode(0, NULL, "; Cinder could not delete it");
-        vmmk_cloud_snapshot_free(w.last);
-    }
+    char *st;
+    int rc = vmmk__os_cinder_delete(&st, c, &snapshots, id, wait, snapshot_judge, what);
+    free(st);
     free(what);
     return rc;
 }
@@ -329,27 +237,8 @@ int vmmk_cloud_volume_revert(vmmk_cloud *c, const char *volume_id, const char *s
                          "%s: needs block-storage microversion 3.40; the service offers %d.%d",
                          what, mv.max_major, mv.max_minor);
     }
-    char *esc = vmmk__os_escape(volume_id);
-    char *path = esc ? vmmk__asprintf("/volumes/%s/action", esc) : NULL;
-    free(esc);
-    json_object *body = json_object_new_object(), *arg = json_object_new_object();
-    int rc;
-    if (!path || !body || !arg) {
-        json_object_put(arg);
-        rc = vmmk__err(VMMK_ENOMEM, "%s: out of memory", what);
-    } else {
-        json_object_object_add(body, "revert", arg);
-        vmmk__json_add_string(arg, "snapshot_id", snapshot_id);
-        vmmk__os_call call = VMMK__OS_CALL_INIT;
-        call.svc = VMMK__SVC_VOLUME;
-        call.method = "POST";
-        call.path = path;
-        call.body = body;
-        call.what = what;
-        rc = vmmk__os_do(c, &call, NULL);
-    }
-    json_object_put(body);
-    free(path);
+    int rc = vmmk__os_send(c, VMMK__SVC_VOLUME, "POST", "/volumes", volume_id, "/action",
+                           vmmk__jwrap("revert", vmmk__jpair("snapshot_id", snapshot_id)), what);
     if (rc == 0 && (rc = vmmk_cloud_volume_wait(NULL, c, volume_id, "available",
                                                 timeout_s ? timeout_s : DEFAULT_TIMEOUT_S)) != 0)
         vmmk__err_prefix("%s", what);

@@ -137,6 +137,25 @@ int cloud_connect(vmmk_cloud **out, const cli_cloud_conn *cc)
     return EXIT_OK;
 }
 
+bool cloud_open(int *rc, vmmk_cloud **out, cloud_args *a, int argc, char **argv,
+                const struct option *own, cloud_opt_fn fn, void *ctx, bool json,
+                void (*usage)(FILE *), const char *positional, int min_pos, int max_pos)
+{
+    *out = NULL;
+    *rc = cloud_parse(a, argc, argv, own, fn, ctx, json, usage, positional, min_pos, max_pos);
+    if (*rc >= 0)
+        return false;
+    return (*rc = cloud_connect(out, &a->conn)) == EXIT_OK;
+}
+
+int cloud_lookup_failed(bool deleting)
+{
+    if (!deleting || vmmk_error_last()->code != VMMK_ENOTFOUND)
+        return cli_fail_last();
+    fprintf(stderr, "%s: %s: nothing to delete\n", cli_prog, vmmk_error_last()->message);
+    return EXIT_OK;
+}
+
 /* ---- inputs ---------------------------------------------------------- */
 
 static void oom(void)

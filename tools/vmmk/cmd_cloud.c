@@ -38,11 +38,9 @@ static char *join2(const char *name, const char *id)
 int cmd_cloud_auth(int argc, char **argv)
 {
     cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, NULL, NULL, NULL, true, auth_usage, NULL, 0, 0);
-    if (rc >= 0)
-        return rc;
     vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
+    int rc;
+    if (!cloud_open(&rc, &c, &a, argc, argv, NULL, NULL, NULL, true, auth_usage, NULL, 0, 0))
         return rc;
     vmmk_cloud_auth_info *i = NULL;
     if (vmmk_cloud_auth_info_get(&i, c)) {
@@ -107,11 +105,9 @@ static void network_usage(FILE *f)
 static int network_list(int argc, char **argv)
 {
     cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, NULL, NULL, NULL, true, network_usage, NULL, 0, 0);
-    if (rc >= 0)
-        return rc;
     vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
+    int rc;
+    if (!cloud_open(&rc, &c, &a, argc, argv, NULL, NULL, NULL, true, network_usage, NULL, 0, 0))
         return rc;
     vmmk_cloud_network_list *l = NULL;
     if (vmmk_cloud_network_list_get(&l, c)) {
@@ -151,11 +147,10 @@ static int network_list(int argc, char **argv)
 static int network_show(int argc, char **argv)
 {
     cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, NULL, NULL, NULL, true, network_usage, "ID_OR_NAME", 1, 1);
-    if (rc >= 0)
-        return rc;
     vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
+    int rc;
+    if (!cloud_open(&rc, &c, &a, argc, argv, NULL, NULL, NULL, true, network_usage, "ID_OR_NAME", 1,
+                    1))
         return rc;
     vmmk_cloud_network *n = NULL;
     if (vmmk_cloud_network_find(&n, c, a.pos[0])) {

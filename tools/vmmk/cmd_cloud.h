@@ -49,6 +49,16 @@ int cloud_parse(cloud_args *a, int argc, char **argv, const struct option *own, 
 /* Check the flags and authenticate.  Returns EXIT_OK, or EXIT_USAGE /
  * EXIT_FAIL after printing why. */
 int cloud_connect(vmmk_cloud **out, const cli_cloud_conn *conn);
+/* cloud_parse, then cloud_connect: true with *out open and *rc EXIT_OK to
+ * go on; false with *rc the exit code (--help, a usage error, a failed
+ * authentication) and *out NULL. */
+bool cloud_open(int *rc, vmmk_cloud **out, cloud_args *a, int argc, char **argv,
+                const struct option *own, cloud_opt_fn fn, void *ctx, bool json,
+                void (*usage)(FILE *), const char *positional, int min_pos, int max_pos);
+/* The lookup by id or name that a command starts with failed: for a
+ * delete (@p deleting), an unknown one is nothing to delete (said on
+ * stderr, EXIT_OK); else the error fails (EXIT_FAIL). */
+int cloud_lookup_failed(bool deleting);
 
 /* A repeatable option's values (borrowed from argv). */
 typedef struct cloud_strv {

@@ -32,8 +32,12 @@ static void flavor_usage(FILE *f)
             cli_cloud_help);
 }
 
-static void flavor_fields(const vmmk_flavor *fl)
+static int flavor_print(const vmmk_flavor *fl, bool json)
 {
+    if (json) {
+        char *s = NULL;
+        return cloud_print_json(vmmk_flavor_to_json(&s, fl, VMMK_JSON_PRETTY), &s);
+    }
     cloud_fields f;
     cloud_fields_init(&f);
     cloud_field(&f, "id", fl->id);
@@ -48,16 +52,7 @@ static void flavor_fields(const vmmk_flavor *fl)
     vmmk_properties specs = { fl->extra_spec_keys, fl->extra_spec_values, fl->n_extra_specs };
     cloud_field_props(&f, "properties", &specs);
     cloud_fields_print(&f);
-}
-
-static int flavor_print(const vmmk_flavor *fl, bool json)
-{
-    if (!json) {
-        flavor_fields(fl);
-        return EXIT_OK;
-    }
-    char *s = NULL;
-    return cloud_print_json(vmmk_flavor_to_json(&s, fl, VMMK_JSON_PRETTY), &s);
+    return EXIT_OK;
 }
 
 enum { O_ALL = 0x2001 };
@@ -76,11 +71,10 @@ static int flavor_list(int argc, char **argv)
     static const struct option own[] = { { "all", no_argument, NULL, O_ALL }, { NULL, 0, NULL, 0 } };
     bool all = false;
     cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, own, flavor_list_opt, &all, true, flavor_usage, NULL, 0, 0);
-    if (rc >= 0)
-        return rc;
     vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
+    int rc;
+    if (!cloud_open(&rc, &c, &a, argc, argv, own, flavor_list_opt, &all, true, flavor_usage, NULL,
+                    0, 0))
         return rc;
     vmmk_flavor_list *l = NULL;
     if (vmmk_cloud_flavor_list(&l, c, all)) {
@@ -120,20 +114,37 @@ static int flavor_list(int argc, char **argv)
     return rc;
 }
 
-static int flavor_show(int argc, char **argv)
+/* show or delete one flavor, looked up by id or unique name. */
+static int flavor_show_delete(int argc, char **argv, bool del)
 {
     cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, NULL, NULL, NULL, true, flavor_usage, "ID_OR_NAME", 1, 1);
-    if (rc >= 0)
-        return rc;
     vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
+    int rc;
+    if (!cloud_open(&rc, &c, &a, argc, argv, NULL, NULL, NULL, !del, flavor_usage, "ID_OR_NAME", 1,
+                    1))
         return rc;
     vmmk_flavor *fl = NULL;
-    rc = vmmk_cloud_flavor_get(&fl, c, a.pos[0]) ? cli_fail_last() : flavor_print(fl, a.json);
+    if (vmmk_cloud_flavor_get(&fl, c, a.pos[0]))
+        rc = cloud_lookup_failed(del);
+    else if (!del)
+        rc = flavor_print(fl, a.json);
+    else if (vmmk_cloud_flavor_delete(c, fl->id))
+        rc = cli_fail_last();
+    else
+        printf("deleted flavor %s (%s)\n", fl->id, fl->name);
     vmmk_flavor_free(fl);
     vmmk_cloud_free(c);
     return rc;
+}
+
+static int flavor_show(int argc, char **argv)
+{
+    return flavor_show_delete(argc, argv, false);
+}
+
+static int flavor_delete(int argc, char **argv)
+{
+    return flavor_show_delete(argc, argv, true);
 }
 
 typedef struct flavor_create_args {
@@ -230,31 +241,6 @@ done:
     return rc;
 }
 
-static int flavor_delete(int argc, char **argv)
-{
-    cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, NULL, NULL, NULL, false, flavor_usage, "ID_OR_NAME", 1, 1);
-    if (rc >= 0)
-        return rc;
-    vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
-        return rc;
-    vmmk_flavor *fl = NULL;
-    if (vmmk_cloud_flavor_get(&fl, c, a.pos[0])) {
-        if (vmmk_error_last()->code == VMMK_ENOTFOUND)
-            fprintf(stderr, "%s: %s: nothing to delete\n", cli_prog, vmmk_error_last()->message);
-        else
-            rc = cli_fail_last();
-    } else if (vmmk_cloud_flavor_delete(c, fl->id)) {
-        rc = cli_fail_last();
-    } else {
-        printf("deleted flavor %s (%s)\n", fl->id, fl->name);
-    }
-    vmmk_flavor_free(fl);
-    vmmk_cloud_free(c);
-    return rc;
-}
-
 int cmd_cloud_flavor(int argc, char **argv)
 {
     static const cli_command sub[] = {
@@ -293,8 +279,12 @@ static void server_usage(FILE *f)
             cli_cloud_help);
 }
 
-static void server_fields(const vmmk_cloud_server *s)
+static int server_print(const vmmk_cloud_server *s, bool json)
 {
+    if (json) {
+        char *out = NULL;
+        return cloud_print_json(vmmk_cloud_server_to_json(&out, s, VMMK_JSON_PRETTY), &out);
+    }
     cloud_fields f;
     cloud_fields_init(&f);
     cloud_field(&f, "id", s->id);
@@ -310,16 +300,7 @@ static void server_fields(const vmmk_cloud_server *s)
     cloud_field_props(&f, "properties", s->metadata);
     cloud_field_strv(&f, "tags", s->tags, s->n_tags);
     cloud_fields_print(&f);
-}
-
-static int server_print(const vmmk_cloud_server *s, bool json)
-{
-    if (!json) {
-        server_fields(s);
-        return EXIT_OK;
-    }
-    char *out = NULL;
-    return cloud_print_json(vmmk_cloud_server_to_json(&out, s, VMMK_JSON_PRETTY), &out);
+    return EXIT_OK;
 }
 
 typedef struct server_create_args {
@@ -353,43 +334,23 @@ static int server_create_opt(void *ctx, int opt, const char *arg)
     }
 }
 
-/* Resolve names to ids in place (ids[i] owned, freed by free_ids). */
-static int resolve_volumes(char **ids, vmmk_cloud *c, const char *const *given, size_t n)
+/* The ids of volumes ('v'), ports ('p') or networks ('n') given by id or
+ * unique name, into ids[] (owned, freed by free_ids). */
+static int resolve(char **ids, vmmk_cloud *c, char kind, const char *const *given, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         vmmk_cloud_volume *v = NULL;
-        if (vmmk_cloud_volume_get(&v, c, given[i]))
-            return cli_fail_last();
-        ids[i] = strdup(v->id);
-        vmmk_cloud_volume_free(v);
-        if (!ids[i])
-            return cli_fail("out of memory");
-    }
-    return EXIT_OK;
-}
-
-static int resolve_ports(char **ids, vmmk_cloud *c, const char *const *given, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
         vmmk_cloud_port *p = NULL;
-        if (vmmk_cloud_port_get(&p, c, given[i]))
-            return cli_fail_last();
-        ids[i] = strdup(p->id);
-        vmmk_cloud_port_free(p);
-        if (!ids[i])
-            return cli_fail("out of memory");
-    }
-    return EXIT_OK;
-}
-
-static int resolve_networks(char **ids, vmmk_cloud *c, const char *const *given, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
         vmmk_cloud_network *nw = NULL;
-        if (vmmk_cloud_network_find(&nw, c, given[i]))
-            return cli_fail_last();
-        ids[i] = strdup(nw->id);
+        int r = kind == 'v'   ? vmmk_cloud_volume_get(&v, c, given[i])
+                : kind == 'p' ? vmmk_cloud_port_get(&p, c, given[i])
+                              : vmmk_cloud_network_find(&nw, c, given[i]);
+        ids[i] = r ? NULL : strdup(v ? v->id : p ? p->id : nw->id);
+        vmmk_cloud_volume_free(v);
+        vmmk_cloud_port_free(p);
         vmmk_cloud_network_free(nw);
+        if (r)
+            return cli_fail_last();
         if (!ids[i])
             return cli_fail("out of memory");
     }
@@ -459,10 +420,10 @@ static int server_create(int argc, char **argv)
         rc = cli_fail("out of memory");
         goto done;
     }
-    if ((rc = resolve_volumes(vol_ids, c, &s.boot_volume, 1)) != EXIT_OK ||
-        (rc = resolve_volumes(vol_ids + 1, c, s.volumes.v, s.volumes.n)) != EXIT_OK ||
-        (rc = resolve_ports(port_ids, c, s.ports.v, s.ports.n)) != EXIT_OK ||
-        (rc = resolve_networks(net_ids, c, s.networks.v, s.networks.n)) != EXIT_OK)
+    if ((rc = resolve(vol_ids, c, 'v', &s.boot_volume, 1)) != EXIT_OK ||
+        (rc = resolve(vol_ids + 1, c, 'v', s.volumes.v, s.volumes.n)) != EXIT_OK ||
+        (rc = resolve(port_ids, c, 'p', s.ports.v, s.ports.n)) != EXIT_OK ||
+        (rc = resolve(net_ids, c, 'n', s.networks.v, s.networks.n)) != EXIT_OK)
         goto done;
 
     vmmk_cloud_server_spec spec = VMMK_CLOUD_SERVER_CREATE_INIT;
@@ -511,22 +472,6 @@ done:
     return rc;
 }
 
-static int server_show(int argc, char **argv)
-{
-    cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, NULL, NULL, NULL, true, server_usage, "ID_OR_NAME", 1, 1);
-    if (rc >= 0)
-        return rc;
-    vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
-        return rc;
-    vmmk_cloud_server *s = NULL;
-    rc = vmmk_cloud_server_get(&s, c, a.pos[0]) ? cli_fail_last() : server_print(s, a.json);
-    vmmk_cloud_server_free(s);
-    vmmk_cloud_free(c);
-    return rc;
-}
-
 static int wait_opt(void *ctx, int opt, const char *arg)
 {
     (void)arg;
@@ -541,25 +486,23 @@ static const struct option wait_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
-typedef enum { SRV_DELETE, SRV_STOP, SRV_START } server_action;
+typedef enum { SRV_DELETE, SRV_STOP, SRV_START, SRV_SHOW } server_action;
 
+/* show, delete, stop or start one server, looked up by id or unique name. */
 static int server_act(int argc, char **argv, server_action act)
 {
-    bool wait = false;
+    bool wait = false, show = act == SRV_SHOW;
     cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, wait_opts, wait_opt, &wait, false, server_usage,
-                         "ID_OR_NAME", 1, 1);
-    if (rc >= 0)
-        return rc;
     vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
+    int rc;
+    if (!cloud_open(&rc, &c, &a, argc, argv, show ? NULL : wait_opts, wait_opt, &wait, show,
+                    server_usage, "ID_OR_NAME", 1, 1))
         return rc;
     vmmk_cloud_server *s = NULL;
     if (vmmk_cloud_server_get(&s, c, a.pos[0])) {
-        if (act == SRV_DELETE && vmmk_error_last()->code == VMMK_ENOTFOUND)
-            fprintf(stderr, "%s: %s: nothing to delete\n", cli_prog, vmmk_error_last()->message);
-        else
-            rc = cli_fail_last();
+        rc = cloud_lookup_failed(act == SRV_DELETE);
+    } else if (show) {
+        rc = server_print(s, a.json);
     } else {
         int r = act == SRV_DELETE ? vmmk_cloud_server_delete(c, s->id, wait)
                 : act == SRV_STOP ? vmmk_cloud_server_stop(c, s->id, wait)
@@ -575,6 +518,11 @@ static int server_act(int argc, char **argv, server_action act)
     vmmk_cloud_server_free(s);
     vmmk_cloud_free(c);
     return rc;
+}
+
+static int server_show(int argc, char **argv)
+{
+    return server_act(argc, argv, SRV_SHOW);
 }
 
 static int server_delete(int argc, char **argv)

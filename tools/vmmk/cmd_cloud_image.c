@@ -28,8 +28,12 @@ static void image_usage(FILE *f)
             cli_cloud_help);
 }
 
-static void image_fields(const vmmk_cloud_image *i)
+static int image_print(const vmmk_cloud_image *i, bool json)
 {
+    if (json) {
+        char *s = NULL;
+        return cloud_print_json(vmmk_cloud_image_to_json(&s, i, VMMK_JSON_PRETTY), &s);
+    }
     cloud_fields f;
     cloud_fields_init(&f);
     cloud_field(&f, "id", i->id);
@@ -41,16 +45,7 @@ static void image_fields(const vmmk_cloud_image *i)
     cloud_field(&f, "checksum", i->checksum);
     cloud_field_props(&f, "properties", i->properties);
     cloud_fields_print(&f);
-}
-
-static int image_print(const vmmk_cloud_image *i, bool json)
-{
-    if (!json) {
-        image_fields(i);
-        return EXIT_OK;
-    }
-    char *s = NULL;
-    return cloud_print_json(vmmk_cloud_image_to_json(&s, i, VMMK_JSON_PRETTY), &s);
+    return EXIT_OK;
 }
 
 typedef struct image_create_args {
@@ -166,45 +161,37 @@ done:
     return rc;
 }
 
-static int image_show(int argc, char **argv)
+/* show or delete one image, looked up by id or unique name. */
+static int image_show_delete(int argc, char **argv, bool del)
 {
     cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, NULL, NULL, NULL, true, image_usage, "ID_OR_NAME", 1, 1);
-    if (rc >= 0)
-        return rc;
     vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
+    int rc;
+    if (!cloud_open(&rc, &c, &a, argc, argv, NULL, NULL, NULL, !del, image_usage, "ID_OR_NAME", 1,
+                    1))
         return rc;
     vmmk_cloud_image *i = NULL;
-    rc = vmmk_cloud_image_get(&i, c, a.pos[0]) ? cli_fail_last() : image_print(i, a.json);
+    if (vmmk_cloud_image_get(&i, c, a.pos[0]))
+        rc = cloud_lookup_failed(del);
+    else if (!del)
+        rc = image_print(i, a.json);
+    else if (vmmk_cloud_image_delete(c, i->id))
+        rc = cli_fail_last();
+    else
+        printf("deleted image %s\n", i->id);
     vmmk_cloud_image_free(i);
     vmmk_cloud_free(c);
     return rc;
 }
 
+static int image_show(int argc, char **argv)
+{
+    return image_show_delete(argc, argv, false);
+}
+
 static int image_delete(int argc, char **argv)
 {
-    cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, NULL, NULL, NULL, false, image_usage, "ID_OR_NAME", 1, 1);
-    if (rc >= 0)
-        return rc;
-    vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
-        return rc;
-    vmmk_cloud_image *i = NULL;
-    if (vmmk_cloud_image_get(&i, c, a.pos[0])) {
-        if (vmmk_error_last()->code == VMMK_ENOTFOUND)
-            fprintf(stderr, "%s: %s: nothing to delete\n", cli_prog, vmmk_error_last()->message);
-        else
-            rc = cli_fail_last();
-    } else if (vmmk_cloud_image_delete(c, i->id)) {
-        rc = cli_fail_last();
-    } else {
-        printf("deleted image %s\n", i->id);
-    }
-    vmmk_cloud_image_free(i);
-    vmmk_cloud_free(c);
-    return rc;
+    return image_show_delete(argc, argv, true);
 }
 
 int cmd_cloud_image(int argc, char **argv)

@@ -27,8 +27,12 @@ static void port_usage(FILE *f)
             cli_cloud_help);
 }
 
-static void port_fields(const vmmk_cloud_port *p)
+static int port_print(const vmmk_cloud_port *p, bool json)
 {
+    if (json) {
+        char *s = NULL;
+        return cloud_print_json(vmmk_cloud_port_to_json(&s, p, VMMK_JSON_PRETTY), &s);
+    }
     cloud_fields f;
     cloud_fields_init(&f);
     cloud_field(&f, "id", p->id);
@@ -52,16 +56,7 @@ static void port_fields(const vmmk_cloud_port *p)
     cloud_field_strv(&f, "security_group_ids", p->security_group_ids, p->n_security_group_ids);
     cloud_field_strv(&f, "tags", p->tags, p->n_tags);
     cloud_fields_print(&f);
-}
-
-static int port_print(const vmmk_cloud_port *p, bool json)
-{
-    if (!json) {
-        port_fields(p);
-        return EXIT_OK;
-    }
-    char *s = NULL;
-    return cloud_print_json(vmmk_cloud_port_to_json(&s, p, VMMK_JSON_PRETTY), &s);
+    return EXIT_OK;
 }
 
 typedef struct port_create_args {
@@ -143,45 +138,37 @@ done:
     return rc;
 }
 
-static int port_show(int argc, char **argv)
+/* show or delete one port, looked up by id or unique name. */
+static int port_show_delete(int argc, char **argv, bool del)
 {
     cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, NULL, NULL, NULL, true, port_usage, "ID_OR_NAME", 1, 1);
-    if (rc >= 0)
-        return rc;
     vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
+    int rc;
+    if (!cloud_open(&rc, &c, &a, argc, argv, NULL, NULL, NULL, !del, port_usage, "ID_OR_NAME", 1,
+                    1))
         return rc;
     vmmk_cloud_port *p = NULL;
-    rc = vmmk_cloud_port_get(&p, c, a.pos[0]) ? cli_fail_last() : port_print(p, a.json);
+    if (vmmk_cloud_port_get(&p, c, a.pos[0]))
+        rc = cloud_lookup_failed(del);
+    else if (!del)
+        rc = port_print(p, a.json);
+    else if (vmmk_cloud_port_delete(c, p->id))
+        rc = cli_fail_last();
+    else
+        printf("deleted port %s\n", p->id);
     vmmk_cloud_port_free(p);
     vmmk_cloud_free(c);
     return rc;
 }
 
+static int port_show(int argc, char **argv)
+{
+    return port_show_delete(argc, argv, false);
+}
+
 static int port_delete(int argc, char **argv)
 {
-    cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, NULL, NULL, NULL, false, port_usage, "ID_OR_NAME", 1, 1);
-    if (rc >= 0)
-        return rc;
-    vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
-        return rc;
-    vmmk_cloud_port *p = NULL;
-    if (vmmk_cloud_port_get(&p, c, a.pos[0])) {
-        if (vmmk_error_last()->code == VMMK_ENOTFOUND)
-            fprintf(stderr, "%s: %s: nothing to delete\n", cli_prog, vmmk_error_last()->message);
-        else
-            rc = cli_fail_last();
-    } else if (vmmk_cloud_port_delete(c, p->id)) {
-        rc = cli_fail_last();
-    } else {
-        printf("deleted port %s\n", p->id);
-    }
-    vmmk_cloud_port_free(p);
-    vmmk_cloud_free(c);
-    return rc;
+    return port_show_delete(argc, argv, true);
 }
 
 int cmd_cloud_port(int argc, char **argv)

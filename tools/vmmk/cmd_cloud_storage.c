@@ -36,8 +36,12 @@ static void volume_usage(FILE *f)
             cli_cloud_help);
 }
 
-static void volume_fields(const vmmk_cloud_volume *v)
+static int volume_print(const vmmk_cloud_volume *v, bool json)
 {
+    if (json) {
+        char *s = NULL;
+        return cloud_print_json(vmmk_cloud_volume_to_json(&s, v, VMMK_JSON_PRETTY), &s);
+    }
     cloud_fields f;
     cloud_fields_init(&f);
     cloud_field(&f, "id", v->id);
@@ -60,16 +64,7 @@ static void volume_fields(const vmmk_cloud_volume *v)
     cloud_field(&f, "attachments", att);
     free(att);
     cloud_fields_print(&f);
-}
-
-static int volume_print(const vmmk_cloud_volume *v, bool json)
-{
-    if (!json) {
-        volume_fields(v);
-        return EXIT_OK;
-    }
-    char *s = NULL;
-    return cloud_print_json(vmmk_cloud_volume_to_json(&s, v, VMMK_JSON_PRETTY), &s);
+    return EXIT_OK;
 }
 
 /* Every option of the volume commands; each command's table says which it takes. */
@@ -162,22 +157,6 @@ done:
     return rc;
 }
 
-static int volume_show(int argc, char **argv)
-{
-    cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, NULL, NULL, NULL, true, volume_usage, "ID_OR_NAME", 1, 1);
-    if (rc >= 0)
-        return rc;
-    vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
-        return rc;
-    vmmk_cloud_volume *v = NULL;
-    rc = vmmk_cloud_volume_get(&v, c, a.pos[0]) ? cli_fail_last() : volume_print(v, a.json);
-    vmmk_cloud_volume_free(v);
-    vmmk_cloud_free(c);
-    return rc;
-}
-
 static int volume_list(int argc, char **argv)
 {
     static const struct option own[] = {
@@ -186,12 +165,10 @@ static int volume_list(int argc, char **argv)
     };
     volume_args v = { 0 };
     cloud_args a;
-    vmmk_cloud *c = NULL;
+    vmmk_cloud *c;
     vmmk_cloud_volume_list *l = NULL;
-    int rc = cloud_parse(&a, argc, argv, own, volume_opt, &v, true, volume_usage, NULL, 0, 0);
-    if (rc >= 0)
-        goto done;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
+    int rc;
+    if (!cloud_open(&rc, &c, &a, argc, argv, own, volume_opt, &v, true, volume_usage, NULL, 0, 0))
         goto done;
     if (vmmk_cloud_volume_list_get(&l, c, v.name, v.props)) {
         rc = cli_fail_last();
@@ -282,58 +259,56 @@ done:
     return rc;
 }
 
-static int volume_delete(int argc, char **argv)
+/* show or delete one volume, looked up by id or unique name. */
+static int volume_show_delete(int argc, char **argv, bool del)
 {
     static const struct option own[] = { OPT("wait", no_argument, O_WAIT), { NULL, 0, NULL, 0 } };
     volume_args v = { 0 };
     cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, own, volume_opt, &v, false, volume_usage, "ID_OR_NAME", 1, 1);
-    if (rc >= 0)
-        return rc;
     vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
+    int rc;
+    if (!cloud_open(&rc, &c, &a, argc, argv, del ? own : NULL, volume_opt, &v, !del, volume_usage,
+                    "ID_OR_NAME", 1, 1))
         return rc;
     vmmk_cloud_volume *vol = NULL;
-    if (vmmk_cloud_volume_get(&vol, c, a.pos[0])) {
-        if (vmmk_error_last()->code == VMMK_ENOTFOUND)
-            fprintf(stderr, "%s: %s: nothing to delete\n", cli_prog, vmmk_error_last()->message);
-        else
-            rc = cli_fail_last();
-    } else if (vmmk_cloud_volume_delete(c, vol->id, v.wait)) {
+    if (vmmk_cloud_volume_get(&vol, c, a.pos[0]))
+        rc = cloud_lookup_failed(del);
+    else if (!del)
+        rc = volume_print(vol, a.json);
+    else if (vmmk_cloud_volume_delete(c, vol->id, v.wait))
         rc = cli_fail_last();
-    } else {
+    else
         printf("volume %s: %s\n", vol->id, v.wait ? "deleted" : "deletion requested");
-    }
     vmmk_cloud_volume_free(vol);
     vmmk_cloud_free(c);
     return rc;
 }
 
-/* SERVER and VOLUME (ids or names) to ids. */
-static int attach_ids(vmmk_cloud_server **s, vmmk_cloud_volume **v, vmmk_cloud *c,
-                      const char *server, const char *volume)
+static int volume_show(int argc, char **argv)
 {
-    if (vmmk_cloud_server_get(s, c, server) || vmmk_cloud_volume_get(v, c, volume))
-        return cli_fail_last();
-    return EXIT_OK;
+    return volume_show_delete(argc, argv, false);
 }
 
+static int volume_delete(int argc, char **argv)
+{
+    return volume_show_delete(argc, argv, true);
+}
+
+/* attach or detach VOLUME and SERVER, each by id or unique name. */
 static int volume_attach_detach(int argc, char **argv, bool attach)
 {
     cloud_args a;
-    int rc = cloud_parse(&a, argc, argv, NULL, NULL, NULL, attach, volume_usage, "SERVER VOLUME",
-                         2, 2);
-    if (rc >= 0)
-        return rc;
     vmmk_cloud *c;
-    if ((rc = cloud_connect(&c, &a.conn)) != EXIT_OK)
+    int rc;
+    if (!cloud_open(&rc, &c, &a, argc, argv, NULL, NULL, NULL, attach, volume_usage,
+                    "SERVER VOLUME", 2, 2))
         return rc;
     vmmk_cloud_server *s = NULL;
     vmmk_cloud_volume *v = NULL;
     char *device = NULL;
-    if ((rc = attach_ids(&s, &v, c, a.pos[0], a.pos[1])) != EXIT_OK)
-        goto done;
-    if (!attach) {
+    if (vmmk_cloud_server_get(&s, c, a.pos[0]) || vmmk_cloud_volume_get(&v, c, a.pos[1])) {
+        rc = cli_fail_last();
+    } else if (!attach) {
         if (vmmk_cloud_volume_detach(c, s->id, v->id, 0))
             rc = cli_fail_last();
         else
@@ -353,7 +328,6 @@ static int volume_attach_detach(int argc, char **argv, bool attach)
                "differently)\n",
                v->id, s->id, device ? device : "an unreported device");
     }
-done:
     vmmk_string_free(device);
     vmmk_cloud_volume_free(v);
     vmmk_cloud_server_free(s);
