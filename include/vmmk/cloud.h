@@ -55,7 +55,8 @@ typedef struct vmmk_cloud_options {
  *  Errors: those of the configuration (VMMK_ENOTFOUND, VMMK_EPARSE,
  *  VMMK_EINVAL naming file and key), VMMK_EAUTH (Keystone refused the
  *  credentials: the message carries Keystone's text and request id),
- *  VMMK_ENETWORK ("Keystone at http://...: connection refused"),
+ *  VMMK_ENETWORK ("Keystone at http://...: authenticating cloud ...: Failed to
+ *  connect to 127.0.0.1 port 5999 ...", after the retries),
  *  VMMK_ETLS, VMMK_ETIMEOUT, VMMK_EREMOTE (a malformed answer).
  *  @param[out] out  free with vmmk_cloud_free(). */
 VMMK_EXTERN int vmmk_cloud_open(vmmk_cloud **out, const vmmk_cloud_options *opts);
