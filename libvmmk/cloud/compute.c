@@ -546,6 +546,7 @@ int vmmk_cloud_local_server_id(char **out, vmmk_cloud *c, const char *given,
     ho.timeout_s = METADATA_TIMEOUT_S;
     ho.connect_timeout_s = METADATA_TIMEOUT_S;
     ho.max_response = 1024 * 1024;
+    ho.no_proxy = true;  /* 169.254.169.254 is link-local: a proxy cannot reach it */
     vmmk__http *h = NULL;
     vmmk__http_response resp = { 0 };
     if ((rc = vmmk__http_new(&h, &ho)) != 0) {

@@ -278,6 +278,8 @@ int vmmk__http_new(vmmk__http **out, const vmmk__http_options *o)
     SETOPT(c, CURLOPT_TCP_KEEPINTVL, 30L);
     SETOPT(c, CURLOPT_USERAGENT, agent);
     SETOPT(c, CURLOPT_COOKIEFILE, "");     /* the cookie engine, in memory only */
+    if (o->no_proxy)
+        SETOPT(c, CURLOPT_NOPROXY, "*");
     SETOPT(c, CURLOPT_HEADERFUNCTION, vmmk__http_on_header);
     SETOPT(c, CURLOPT_HEADERDATA, h);
     if (https) {

@@ -29,6 +29,8 @@ typedef struct vmmk__http_options {
                                 * not downloads, which stream); 0 = 64 MiB */
     const char *client_cert;   /* PEM client certificate for mutual TLS, or NULL */
     const char *client_key;    /* its key (NULL: in the certificate file) */
+    bool no_proxy;             /* never use a proxy from http_proxy & co. (link-local
+                                * services such as the metadata service) */
 } vmmk__http_options;
 
 typedef struct vmmk__http_response {
