@@ -107,8 +107,8 @@ static void wipe(char **s)
     }
 }
 
-/* A non-2xx answer to the PUT: the body is not kept by the upload path,
- * so the status says what it can. */
+/* A non-2xx answer to the PUT: what the status means, and Glance's
+ * message from the start of the answer the upload kept. */
 static int upload_status_error(vmmk__http *h, long status, const char *what, const char *url)
 {
     char *rid = vmmk__http_header(vmmk__http_last_headers(h), "x-openstack-request-id");
@@ -146,10 +146,18 @@ static int upload_status_error(vmmk__http *h, long status, const char *what, con
         why = "upload refused";
         break;
     }
+    /* Glance's own words, when its answer had any. */
+    size_t blen = 0;
+    const char *body = vmmk__http_last_discarded(h, &blen);
+    char *msg = NULL, *type = NULL;
+    vmmk__os_error_text(body, blen, &msg, &type);
     char *shown = vmmk__url_shown(url);
-    int rc = vmmk__err_full(code, NULL, rid, (int)status, 0,
-                            "%s: %s (HTTP %ld from image PUT %s%s%s)", what, why, status,
-                            shown ? shown : "", rid ? ", request id " : "", rid ? rid : "");
+    int rc = vmmk__err_full(code, type, rid, (int)status, 0,
+                            "%s: %s%s%s (HTTP %ld from image PUT %s%s%s)", what, why,
+                            msg ? ": " : "", msg ? msg : "", status, shown ? shown : "",
+                            rid ? ", request id " : "", rid ? rid : "");
+    free(msg);
+    free(type);
     free(shown);
     free(rid);
     return rc;

@@ -336,6 +336,7 @@ void vmmk__http_free(vmmk__http *h)
     free(h->host);
     free(h->cookie_cache);
     vmmk__buf_free(&h->headers);
+    vmmk__buf_free(&h->discarded);
     free(h);
 }
 
@@ -393,6 +394,11 @@ static size_t on_write(char *data, size_t size, size_t n, void *payload)
         return len;
     }
     case BODY_DISCARD:
+        /* Keep the start: an error answer's message is all that matters. */
+        if (x->h->discarded.len < 16 * 1024)
+            vmmk__buf_append(&x->h->discarded, data,
+                             len < 16 * 1024 - x->h->discarded.len ? len
+                                                                   : 16 * 1024 - x->h->discarded.len);
         break;
     }
     return len;
@@ -627,6 +633,7 @@ static int perform(vmmk__http *h, const char *method, const char *url,
 {
     CURL *c = h->curl;
     *status = 0;
+    vmmk__buf_free(&h->discarded);
     h->errbuf[0] = '\0';
     h->pin_mismatch = false;
     h->seen_sha1[0] = h->seen_sha256[0] = '\0';

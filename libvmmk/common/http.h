@@ -113,6 +113,10 @@ void vmmk__http_clear_cookies(vmmk__http *h);
  * until the next request on it; and the value of header @p name (any
  * case) in such a block, as a new string, or NULL when absent. */
 const char *vmmk__http_last_headers(const vmmk__http *h);
+/* The first 16 KiB of the body of the latest upload's answer, which the
+ * upload calls do not return (an error message); *len bytes, not
+ * NUL-terminated when truncated. */
+const char *vmmk__http_last_discarded(const vmmk__http *h, size_t *len);
 char *vmmk__http_header(const char *headers, const char *name);
 
 /* Connect to host:port, complete a TLS handshake without verification and

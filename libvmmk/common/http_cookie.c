@@ -170,6 +170,12 @@ void vmmk__http_clear_cookies(vmmk__http *h)
     h->cookie_cache = NULL;
 }
 
+const char *vmmk__http_last_discarded(const vmmk__http *h, size_t *len)
+{
+    *len = h && h->discarded.data ? h->discarded.len : 0;
+    return *len ? h->discarded.data : "";
+}
+
 const char *vmmk__http_last_headers(const vmmk__http *h)
 {
     return h && h->headers.data ? h->headers.data : "";

@@ -31,6 +31,8 @@ struct vmmk__http {
     char seen_sha256[VMMK__THUMBPRINT_MAX];
     char *cookie_cache;        /* the value vmmk__http_cookie returned last */
     vmmk__buf headers;         /* header lines of the latest response (bounded) */
+    vmmk__buf discarded;       /* the start of a body an upload does not keep
+                                * (its error message), bounded */
 };
 
 /* CURLOPT_HEADERFUNCTION: registers the value of every Set-Cookie header
