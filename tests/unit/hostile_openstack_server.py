@@ -31,13 +31,13 @@ headers or bodies: they carry the password and the tokens.
 import argparse
 import datetime
 import json
-import os
-import socket
 import sys
 import threading
 import time
 import urllib.parse
 import uuid
+
+import hostile_common
 
 IO_TIMEOUT = 60.0       # idle connection dropped after this
 DRIP_MAX_S = 120.0      # the longest a never-ending answer goes on
@@ -103,21 +103,10 @@ def read_request(rf):
     parts = line.decode("latin-1").split()
     if len(parts) != 3:
         return None
-    headers = {}
-    total = 0
-    while True:
-        h = rf.readline(65537)
-        total += len(h)
-        if not h or total > 1 << 20:
-            return None
-        if h in (b"\r\n", b"\n"):
-            break
-        k, _, v = h.decode("latin-1").partition(":")
-        headers[k.strip().lower()] = v.strip()
-    n = int(headers.get("content-length", "0") or "0")
-    if n > 16 << 20:
+    rest = hostile_common.read_headers_body(rf)
+    if rest is None:
         return None
-    body = rf.read(n) if n else b""
+    headers, body = rest
     return Request(parts[0], parts[1], headers, body)
 
 
@@ -667,21 +656,6 @@ def serve_connection(sock, port):
             pass
 
 
-def accept_loop(sock, port):
-    while True:
-        raw, _ = sock.accept()
-        threading.Thread(target=serve_connection, args=(raw, port), daemon=True).start()
-
-
-def watchdog(lifetime):
-    """Exit when the test that started us is gone, or after lifetime."""
-    parent = os.getppid()
-    deadline = time.monotonic() + lifetime
-    while time.monotonic() < deadline and os.getppid() == parent:
-        time.sleep(0.2)
-    os._exit(0)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lifetime", type=float, default=300.0,
@@ -693,17 +667,13 @@ def main():
             what = "every call" if target == "*" else "nothing" if not target else " ".join(target)
             print("%-16s %s (spoils %s)" % (name, text, what))
         return
-    threading.Thread(target=watchdog, args=(args.lifetime,), daemon=True).start()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
+    hostile_common.start_watchdog(args.lifetime)
+    sock = hostile_common.listen(64)
     port = sock.getsockname()[1]
-    threading.Thread(target=accept_loop, args=(sock, port), daemon=True).start()
+    hostile_common.serve_in_threads(sock, serve_connection, port)
     print("PORT %d" % port)
     print("READY", flush=True)
-    while True:
-        time.sleep(3600)
+    hostile_common.sleep_forever()
 
 
 if __name__ == "__main__":

@@ -22,15 +22,15 @@ RetrieveServiceContent, unless its name starts with "login-" (Login) or
 """
 import argparse
 import gzip
-import os
 import random
 import re
 import socket
 import ssl
 import struct
 import sys
-import threading
 import time
+
+import hostile_common
 
 # How long a connection may idle before the server drops it, and how long
 # a never-ending reply goes on at most (the client must give up long before).
@@ -192,21 +192,10 @@ def read_request(rf):
     line = rf.readline(65537)
     if not line:
         return None
-    headers = {}
-    total = 0
-    while True:
-        h = rf.readline(65537)
-        total += len(h)
-        if not h or total > 1 << 20:
-            return None
-        if h in (b"\r\n", b"\n"):
-            break
-        k, _, v = h.decode("latin-1").partition(":")
-        headers[k.strip().lower()] = v.strip()
-    n = int(headers.get("content-length", "0") or "0")
-    if n > 16 << 20:
+    rest = hostile_common.read_headers_body(rf)
+    if rest is None:
         return None
-    body = rf.read(n) if n else b""
+    headers, body = rest
     return Request(line, headers, body)
 
 
@@ -541,7 +530,7 @@ def log(msg):
     sys.stderr.flush()
 
 
-def serve_connection(ctx, raw, mode):
+def serve_connection(raw, ctx, mode):
     raw.settimeout(IO_TIMEOUT)
     conn = raw
     rf = None
@@ -573,21 +562,6 @@ def serve_connection(ctx, raw, mode):
             pass
 
 
-def accept_loop(ctx, sock, mode):
-    while True:
-        raw, _ = sock.accept()
-        threading.Thread(target=serve_connection, args=(ctx, raw, mode), daemon=True).start()
-
-
-def watchdog(lifetime):
-    """Exit when the test that started us is gone, or after lifetime."""
-    parent = os.getppid()
-    deadline = time.monotonic() + lifetime
-    while time.monotonic() < deadline and os.getppid() == parent:
-        time.sleep(0.2)
-    os._exit(0)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cert", help="PEM certificate")
@@ -606,17 +580,13 @@ def main():
         p.error("--cert and --key are required")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
-    threading.Thread(target=watchdog, args=(args.lifetime,), daemon=True).start()
+    hostile_common.start_watchdog(args.lifetime)
     for mode in args.mode or list(MODES):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(16)
-        threading.Thread(target=accept_loop, args=(ctx, sock, mode), daemon=True).start()
+        sock = hostile_common.listen(16)
+        hostile_common.serve_in_threads(sock, serve_connection, ctx, mode)
         print("PORT %s %d" % (mode, sock.getsockname()[1]))
     print("READY", flush=True)
-    while True:
-        time.sleep(3600)
+    hostile_common.sleep_forever()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Whether @p name is an executable somewhere on PATH (tests skip without it). */
@@ -68,6 +70,137 @@ static inline void fingerprint_in(const char *dir, char *out, const char *cert, 
     memcpy(out, eq, n);
     out[n] = '\0';
     free(text);
+}
+
+/* A proxy from the environment would take 127.0.0.1 elsewhere: unset them. */
+static inline void unset_proxies(void)
+{
+    static const char *const proxies[] = { "http_proxy", "https_proxy", "HTTP_PROXY",
+                                           "HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
+    for (size_t i = 0; i < sizeof proxies / sizeof *proxies; i++)
+        unsetenv(proxies[i]);
+}
+
+/* Start a test server: argv logging into @p log, then @p ready(log) every
+ * 50 ms (20 s at most) until it says the server is up (it reads the PORT /
+ * READY lines the server prints).  The test fails, showing the log, when
+ * the server exits first or never gets ready (*pid stays set then: stop it). */
+static inline void start_server(pid_t *pid, char *const *argv, const char *log,
+                                bool (*ready)(const char *log))
+{
+    const char *name = argv[1] ? strrchr(argv[1], '/') : NULL;
+    name = name ? name + 1 : argv[0];
+    assert_int_equal(vmmk__spawn(pid, argv, log), 0);
+    for (int i = 0; i < 400; i++) {
+        if (ready(log))
+            return;
+        int st;
+        if (vmmk__wait_pid(*pid, 0.05, &st) == 1) {
+            *pid = 0;
+            fail_msg("%s exited: %s", name, slurp(log));
+        }
+    }
+    fail_msg("%s did not get ready: %s", name, slurp(log));
+}
+
+/* Stop the server (when started) and remove the test's private dir. */
+static inline void stop_server(pid_t pid, char *dir)
+{
+    if (pid)
+        vmmk__stop_pid(pid, 5);
+    if (dir)
+        vmmk__remove_private_dir(dir);
+    free(dir);
+}
+
+static inline double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline bool under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload");
+}
+
+/* AddressSanitizer's allocator (quarantine, no mremap) changes what the
+ * peak RSS means: measured only in plain builds. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+static inline bool rss_meaningful(void)
+{
+    return !UNDER_ASAN && !under_valgrind();
+}
+
+/* Slack on top of a timeout: what the machine (or valgrind) may add. */
+static inline double slack(void)
+{
+    return under_valgrind() ? 30.0 : 5.0;
+}
+
+/* A /proc/self/status field in KiB, or -1. */
+static inline long status_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long v = -1;
+    size_t fl = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, fl) == 0 && line[fl] == ':')
+            v = strtol(line + fl + 1, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+/* Reset the peak RSS (VmHWM) to the current RSS; false when the kernel
+ * does not let us (then the peak cannot be measured for one call). */
+static inline bool reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f)
+        return false;
+    bool ok = fputs("5", f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    return ok;
+}
+
+/* The peak RSS growth over one call: rss_begin(max) before it (off when
+ * max is 0 or the peak cannot be measured), rss_check() with the VmHWM
+ * read right after it: prints the growth, fails above max MiB. */
+typedef struct rss_probe {
+    bool on;
+    long rss0;
+} rss_probe;
+
+static inline rss_probe rss_begin(long max_mib)
+{
+    rss_probe p = { max_mib && rss_meaningful() && reset_peak_rss(), 0 };
+    p.rss0 = status_kib("VmRSS");
+    return p;
+}
+
+static inline void rss_check(rss_probe p, long hwm, const char *mode, long max_mib)
+{
+    if (!p.on || p.rss0 <= 0 || hwm <= 0)
+        return;
+    long grew = (hwm - p.rss0) / 1024;
+    print_message("  %-16s peak RSS grew by %ld MiB during the call\n", mode, grew);
+    if (grew > max_mib)
+        fail_msg("%s: peak RSS grew by %ld MiB (at most %ld MiB expected)", mode, grew, max_mib);
 }
 
 #endif

@@ -75,11 +75,7 @@ static bool read_port(const char *log)
 static int group_setup(void **state)
 {
     (void)state;
-    /* A proxy from the environment would take 127.0.0.1 elsewhere. */
-    static const char *const proxies[] = { "http_proxy", "https_proxy", "HTTP_PROXY",
-                                           "HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
-    for (size_t i = 0; i < sizeof proxies / sizeof *proxies; i++)
-        unsetenv(proxies[i]);
+    unset_proxies();
     /* Only the clouds.yaml given counts: no OS_* from the caller. */
     unsetenv("OS_CLOUD");
     unsetenv("OS_CLIENT_CONFIG_FILE");
@@ -91,18 +87,7 @@ static int group_setup(void **state)
     env.log = vmmk__asprintf("%s/server.log", env.dir);
     char *const argv[] = { PYTHON, VMMK_SOURCE_DIR "/tests/unit/hostile_openstack_server.py",
                            NULL };
-    assert_int_equal(vmmk__spawn(&env.server, argv, env.log), 0);
-    bool ready = false;
-    for (int i = 0; i < 400 && !ready; i++) {
-        ready = read_port(env.log);
-        int st;
-        if (!ready && vmmk__wait_pid(env.server, 0.05, &st) == 1) {
-            env.server = 0;
-            fail_msg("hostile_openstack_server.py exited: %s", slurp(env.log));
-        }
-    }
-    if (!ready)
-        fail_msg("hostile_openstack_server.py did not get ready: %s", slurp(env.log));
+    start_server(&env.server, argv, env.log, read_port);
     char base[64];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", env.port);
     vmmk__http_options ho = { 0 };
@@ -116,11 +101,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     vmmk__http_free(env.stats);
-    if (env.server)
-        vmmk__stop_pid(env.server, 5);
-    if (env.dir)
-        vmmk__remove_private_dir(env.dir);
-    free(env.dir);
+    stop_server(env.server, env.dir);
     free(env.log);
     return 0;
 }
@@ -134,65 +115,6 @@ static void need_server(void)
 }
 
 /* ---- helpers ----------------------------------------------------------------- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static bool under_valgrind(void)
-{
-    const char *p = getenv("LD_PRELOAD");
-    return p && strstr(p, "vgpreload");
-}
-
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
-/* Slack on top of a bound: what the machine (or valgrind) may add. */
-static double slack(void)
-{
-    return under_valgrind() ? 30.0 : 5.0;
-}
-
-static long status_kib(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    char line[256];
-    long v = -1;
-    size_t fl = strlen(field);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, fl) == 0 && line[fl] == ':')
-            v = strtol(line + fl + 1, NULL, 10);
-    fclose(f);
-    return v;
-}
-
-/* Reset the peak RSS (VmHWM) to the current RSS; false when the kernel
- * does not let us (AddressSanitizer and valgrind make it meaningless). */
-static bool reset_peak_rss(void)
-{
-    if (UNDER_ASAN || under_valgrind())
-        return false;
-    FILE *f = fopen("/proc/self/clear_refs", "w");
-    if (!f)
-        return false;
-    bool ok = fputs("5", f) >= 0;
-    ok = fclose(f) == 0 && ok;
-    return ok;
-}
 
 /* Write dir/<mode>.yaml: cloud "hostile", password auth against the mode. */
 static char *clouds_yaml(const char *mode)
@@ -287,6 +209,39 @@ static void reset_stats(const char *mode)
     vmmk__http_response_clear(&r);
 }
 
+/* need_server(), a fresh count for @p mode and a cloud open on it. */
+static vmmk_cloud *begin(const char *mode, int retries)
+{
+    need_server();
+    reset_stats(mode);
+    return open_ok(mode, retries);
+}
+
+/* A raw call on @p mode that must succeed: its body (vmmk_string_free). */
+static char *request_ok(vmmk_cloud *c, const char *mode, long *status, const char *svc,
+                        const char *method, const char *path, const char *body)
+{
+    char *out = NULL;
+    if (vmmk_cloud_request(&out, status, c, svc, method, path, body))
+        fail_msg("%s: %s", mode, vmmk_error_last()->message);
+    return out;
+}
+
+/* The flavor list on @p mode, which must succeed with @p n flavors. */
+static void flavors_ok(vmmk_cloud *c, const char *mode, size_t n)
+{
+    vmmk_flavor_list *fl = NULL;
+    if (vmmk_cloud_flavor_list(&fl, c, false))
+        fail_msg("%s: flavor list: %s", mode, vmmk_error_last()->message);
+    assert_int_equal(fl->n, n);
+    for (size_t i = 0; i < fl->n; i++) {
+        char want[40];
+        snprintf(want, sizeof want, "m1.hostile%zu", i + 1);
+        assert_string_equal(fl->items[i].name, want);
+    }
+    vmmk_flavor_list_free(fl);
+}
+
 static void assert_clean_text(const char *what, const char *text, const char *mode)
 {
     if (!text)
@@ -346,8 +301,7 @@ static void test_open_refused(void **state)
     const open_case *x = *state;
     need_server();
     reset_stats(x->mode);
-    bool peak = x->rss_max_mib && reset_peak_rss();
-    long rss0 = status_kib("VmRSS");
+    rss_probe peak = rss_begin(x->rss_max_mib);
     vmmk_cloud *c;
     double t0 = now_s();
     int rc = open_mode(&c, x->mode, x->retries);
@@ -370,13 +324,7 @@ static void test_open_refused(void **state)
         fail_msg("%s: the server saw %d POST auth/tokens, expected %d", x->mode, n, x->auths);
     if (dt > (x->retries + 1) * TIMEOUT + slack())
         fail_msg("%s: took %.1f s", x->mode, dt);
-    if (peak && rss0 > 0 && hwm > 0) {
-        print_message("  %-16s peak RSS grew by %ld MiB during the call\n", x->mode,
-                      (hwm - rss0) / 1024);
-        if ((hwm - rss0) / 1024 > x->rss_max_mib)
-            fail_msg("%s: peak RSS grew by %ld MiB (at most %ld MiB expected)", x->mode,
-                     (hwm - rss0) / 1024, x->rss_max_mib);
-    }
+    rss_check(peak, hwm, x->mode, x->rss_max_mib);
 }
 
 #define OPEN_REFUSED(m, c, p, retries, auths, rss, d)                                        \
@@ -406,8 +354,7 @@ static void test_call_refused(void **state)
     need_server();
     reset_stats(x->mode);
     vmmk_cloud *c = open_ok(x->mode, x->retries);
-    bool peak = x->rss_max_mib && reset_peak_rss();
-    long rss0 = status_kib("VmRSS");
+    rss_probe peak = rss_begin(x->rss_max_mib);
     char *out = (char *)"unchanged";
     long status = -1;
     double t0 = now_s();
@@ -440,13 +387,7 @@ static void test_call_refused(void **state)
         fail_msg("%s: took %.1f s (bound %.1f s)", x->mode, dt, x->max_s);
     if (dt < x->min_s)
         fail_msg("%s: ended after %.1f s, before %.1f s", x->mode, dt, x->min_s);
-    if (peak && rss0 > 0 && hwm > 0) {
-        print_message("  %-16s peak RSS grew by %ld MiB during the call\n", x->mode,
-                      (hwm - rss0) / 1024);
-        if ((hwm - rss0) / 1024 > x->rss_max_mib)
-            fail_msg("%s: peak RSS grew by %ld MiB (at most %ld MiB expected)", x->mode,
-                     (hwm - rss0) / 1024, x->rss_max_mib);
-    }
+    rss_check(peak, hwm, x->mode, x->rss_max_mib);
     vmmk_cloud_free(c);
 }
 
@@ -466,18 +407,13 @@ static void test_call_refused(void **state)
 static void test_control_ok(void **state)
 {
     (void)state;
-    need_server();
-    reset_stats("ok");
-    vmmk_cloud *c = open_ok("ok", -1);
-    char *out = NULL;
+    vmmk_cloud *c = begin("ok", -1);
     long status = 0;
-    if (vmmk_cloud_request(&out, &status, c, "compute", "GET", "/flavors/detail", NULL))
-        fail_msg("ok: %s", vmmk_error_last()->message);
+    char *out = request_ok(c, "ok", &status, "compute", "GET", "/flavors/detail", NULL);
     assert_int_equal(status, 200);
     assert_non_null(strstr(out, "m1.hostile2"));
     vmmk_string_free(out);
-    if (vmmk_cloud_request(&out, &status, c, "network", "GET", "/v2.0/networks", NULL))
-        fail_msg("ok: %s", vmmk_error_last()->message);
+    out = request_ok(c, "ok", &status, "network", "GET", "/v2.0/networks", NULL);
     assert_non_null(strstr(out, "\"net1\""));
     vmmk_string_free(out);
 
@@ -488,12 +424,7 @@ static void test_control_ok(void **state)
     assert_string_equal(url, want);
     vmmk_string_free(url);
 
-    vmmk_flavor_list *fl = NULL;
-    if (vmmk_cloud_flavor_list(&fl, c, false))
-        fail_msg("ok: flavor list: %s", vmmk_error_last()->message);
-    assert_int_equal(fl->n, 2);
-    assert_string_equal(fl->items[0].name, "m1.hostile1");
-    vmmk_flavor_list_free(fl);
+    flavors_ok(c, "ok", 2);
 
     vmmk_cloud_network_list *nl = NULL;
     if (vmmk_cloud_network_list_get(&nl, c))
@@ -516,17 +447,12 @@ static void test_control_ok(void **state)
 static void test_retry_503(void **state)
 {
     (void)state;
-    need_server();
-    reset_stats("retry-503");
-    vmmk_cloud *c = open_ok("retry-503", -1);
-    char *out = NULL;
+    vmmk_cloud *c = begin("retry-503", -1);
     long status = 0;
     double t0 = now_s();
-    int rc = vmmk_cloud_request(&out, &status, c, "compute", "GET", "/flavors/detail", NULL);
+    char *out = request_ok(c, "retry-503", &status, "compute", "GET", "/flavors/detail", NULL);
     double dt = now_s() - t0;
-    print_message("  %-16s %5.2f s rc=%d\n", "retry-503", dt, rc);
-    if (rc)
-        fail_msg("retry-503: %s", vmmk_error_last()->message);
+    print_message("  %-16s %5.2f s\n", "retry-503", dt);
     assert_int_equal(status, 200);
     assert_non_null(strstr(out, "m1.hostile1"));
     vmmk_string_free(out);
@@ -538,11 +464,7 @@ static void test_retry_503(void **state)
     /* With the flavor list call too (the mode's counter is past the 503s
      * now, so reset it to see them again). */
     reset_stats("retry-503");
-    vmmk_flavor_list *fl = NULL;
-    if (vmmk_cloud_flavor_list(&fl, c, false))
-        fail_msg("retry-503: flavor list: %s", vmmk_error_last()->message);
-    assert_int_equal(fl->n, 2);
-    vmmk_flavor_list_free(fl);
+    flavors_ok(c, "retry-503", 2);
     assert_int_equal(count("retry-503", FLAVORS_KEY), 3);
     vmmk_cloud_free(c);
 }
@@ -551,16 +473,12 @@ static void test_retry_503(void **state)
 static void test_retry_429_post(void **state)
 {
     (void)state;
-    need_server();
-    reset_stats("retry-429-post");
-    vmmk_cloud *c = open_ok("retry-429-post", -1);
-    char *out = NULL;
+    vmmk_cloud *c = begin("retry-429-post", -1);
     long status = 0;
     double t0 = now_s();
-    int rc = vmmk_cloud_request(&out, &status, c, "compute", "POST", "/servers", SERVER_BODY);
+    char *out = request_ok(c, "retry-429-post", &status, "compute", "POST", "/servers",
+                           SERVER_BODY);
     double dt = now_s() - t0;
-    if (rc)
-        fail_msg("retry-429-post: %s", vmmk_error_last()->message);
     assert_int_equal(status, 202);
     assert_non_null(strstr(out, "\"server\""));
     vmmk_string_free(out);
@@ -573,20 +491,16 @@ static void test_retry_429_post(void **state)
 static void test_reauth_once(void **state)
 {
     (void)state;
-    need_server();
-    reset_stats("reauth-once");
-    vmmk_cloud *c = open_ok("reauth-once", -1);
-    char *out = NULL;
+    vmmk_cloud *c = begin("reauth-once", -1);
     long status = 0;
-    if (vmmk_cloud_request(&out, &status, c, "compute", "GET", "/flavors/detail", NULL))
-        fail_msg("reauth-once: %s", vmmk_error_last()->message);
+    char *out =
+        request_ok(c, "reauth-once", &status, "compute", "GET", "/flavors/detail", NULL);
     assert_int_equal(status, 200);
     vmmk_string_free(out);
     assert_int_equal(count("reauth-once", AUTH_KEY), 2);
     assert_int_equal(count("reauth-once", FLAVORS_KEY), 2);
     /* The new token is used from then on. */
-    if (vmmk_cloud_request(&out, &status, c, "compute", "GET", "/flavors/detail", NULL))
-        fail_msg("reauth-once: %s", vmmk_error_last()->message);
+    out = request_ok(c, "reauth-once", &status, "compute", "GET", "/flavors/detail", NULL);
     vmmk_string_free(out);
     assert_int_equal(count("reauth-once", AUTH_KEY), 2);
     vmmk_cloud_free(c);
@@ -596,16 +510,11 @@ static void test_reauth_once(void **state)
 static void test_connection_close(void **state)
 {
     (void)state;
-    need_server();
-    reset_stats("conn-close");
-    vmmk_cloud *c = open_ok("conn-close", 0);
+    vmmk_cloud *c = begin("conn-close", 0);
     for (int i = 0; i < 25; i++) {
-        char *out = NULL;
         const char *svc = i % 2 ? "network" : "compute";
         const char *path = i % 2 ? "/v2.0/networks" : "/flavors/detail";
-        if (vmmk_cloud_request(&out, NULL, c, svc, "GET", path, NULL))
-            fail_msg("conn-close: call %d: %s", i, vmmk_error_last()->message);
-        vmmk_string_free(out);
+        vmmk_string_free(request_ok(c, "conn-close", NULL, svc, "GET", path, NULL));
     }
     /* auth + version + 25 calls, each on its own connection */
     int conns = connections("conn-close");
@@ -635,9 +544,7 @@ static int collect(void *payload, json_object *item)
 static void test_pages_3(void **state)
 {
     (void)state;
-    need_server();
-    reset_stats("pages-3");
-    vmmk_cloud *c = open_ok("pages-3", -1);
+    vmmk_cloud *c = begin("pages-3", -1);
     seen s = { 0 };
     if (vmmk__os_list(c, VMMK__SVC_COMPUTE, "/flavors/detail", "flavors", "list flavors",
                       collect, &s))
@@ -650,16 +557,7 @@ static void test_pages_3(void **state)
     }
     assert_int_equal(count("pages-3", FLAVORS_KEY), 3);
 
-    vmmk_flavor_list *fl = NULL;
-    if (vmmk_cloud_flavor_list(&fl, c, false))
-        fail_msg("pages-3: flavor list: %s", vmmk_error_last()->message);
-    assert_int_equal(fl->n, 5);
-    for (size_t i = 0; i < fl->n; i++) {
-        char want[40];
-        snprintf(want, sizeof want, "m1.hostile%zu", i + 1);
-        assert_string_equal(fl->items[i].name, want);
-    }
-    vmmk_flavor_list_free(fl);
+    flavors_ok(c, "pages-3", 5);
     assert_int_equal(count("pages-3", FLAVORS_KEY), 6);
     vmmk_cloud_free(c);
 }
@@ -777,15 +675,11 @@ static void test_catalog_junk(void **state)
 static void test_expiring_token(void **state)
 {
     (void)state;
-    need_server();
-    reset_stats("expiring");
-    vmmk_cloud *c = open_ok("expiring", -1);
+    vmmk_cloud *c = begin("expiring", -1);
     assert_int_equal(count("expiring", AUTH_KEY), 1);
     for (int i = 0; i < 3; i++) {
-        char *out = NULL;
-        if (vmmk_cloud_request(&out, NULL, c, "compute", "GET", "/flavors/detail", NULL))
-            fail_msg("expiring: %s", vmmk_error_last()->message);
-        vmmk_string_free(out);
+        vmmk_string_free(
+            request_ok(c, "expiring", NULL, "compute", "GET", "/flavors/detail", NULL));
     }
     json_object *st = stats("expiring"), *log;
     assert_true(json_object_object_get_ex(st, "log", &log));
@@ -809,14 +703,10 @@ static void test_expiring_token(void **state)
 static void test_short_lived_tokens(void **state)
 {
     (void)state;
-    need_server();
-    reset_stats("short-lived");
-    vmmk_cloud *c = open_ok("short-lived", -1);
+    vmmk_cloud *c = begin("short-lived", -1);
     for (int i = 0; i < 3; i++) {
-        char *out = NULL;
-        if (vmmk_cloud_request(&out, NULL, c, "compute", "GET", "/flavors/detail", NULL))
-            fail_msg("short-lived: %s", vmmk_error_last()->message);
-        vmmk_string_free(out);
+        vmmk_string_free(
+            request_ok(c, "short-lived", NULL, "compute", "GET", "/flavors/detail", NULL));
     }
     assert_int_equal(count("short-lived", AUTH_KEY), 1);
     assert_int_equal(count("short-lived", FLAVORS_KEY), 3);

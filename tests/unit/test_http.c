@@ -62,25 +62,22 @@ static void make_cert(char **cert, char **key, const char *name)
     free(run_in(env.dir, argv));
 }
 
-static int port_in_log(const char *log)
+/* True once the server printed "PORT <n>" (into env.port). */
+static bool port_in_log(const char *log)
 {
     char *text = NULL;
     if (vmmk__read_file(&text, NULL, log) != 0)
-        return 0;
+        return false;
     char *p = strstr(text, "PORT ");
-    int port = p ? atoi(p + 5) : 0;
+    env.port = p ? atoi(p + 5) : 0;
     free(text);
-    return port;
+    return env.port != 0;
 }
 
 static int group_setup(void **state)
 {
     (void)state;
-    /* A proxy from the environment would take 127.0.0.1 elsewhere. */
-    static const char *const proxies[] = { "http_proxy", "https_proxy", "HTTP_PROXY",
-                                           "HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
-    for (size_t i = 0; i < sizeof proxies / sizeof *proxies; i++)
-        unsetenv(proxies[i]);
+    unset_proxies();
     if (!have_program("openssl")) {
         env.skip_reason = "the openssl command is not installed";
         return 0;
@@ -101,15 +98,7 @@ static int group_setup(void **state)
     env.log = vmmk__asprintf("%s/server.log", env.dir);
     char *const argv[] = { PYTHON, VMMK_SOURCE_DIR "/tests/unit/http_test_server.py",
                            "--cert", env.cert1, "--key", env.key1, NULL };
-    assert_int_equal(vmmk__spawn(&env.server, argv, env.log), 0);
-    for (int i = 0; i < 400 && !env.port; i++) {
-        env.port = port_in_log(env.log);
-        int st;
-        if (!env.port && vmmk__wait_pid(env.server, 0.05, &st) == 1)
-            fail_msg("http_test_server.py exited: %s", slurp(env.log));
-    }
-    if (!env.port)
-        fail_msg("http_test_server.py printed no port: %s", slurp(env.log));
+    start_server(&env.server, argv, env.log, port_in_log);
     snprintf(env.base, sizeof env.base, "https://127.0.0.1:%d", env.port);
     return 0;
 }
@@ -117,11 +106,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    if (env.server)
-        vmmk__stop_pid(env.server, 5);
-    if (env.dir)
-        vmmk__remove_private_dir(env.dir);
-    free(env.dir);
+    stop_server(env.server, env.dir);
     free(env.cert1);
     free(env.key1);
     free(env.cert2);

@@ -92,11 +92,7 @@ static int port_of(const char *mode)
 static int group_setup(void **state)
 {
     (void)state;
-    /* A proxy from the environment would take 127.0.0.1 elsewhere. */
-    static const char *const proxies[] = { "http_proxy", "https_proxy", "HTTP_PROXY",
-                                           "HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
-    for (size_t i = 0; i < sizeof proxies / sizeof *proxies; i++)
-        unsetenv(proxies[i]);
+    unset_proxies();
     if (!have_program("openssl")) {
         env.skip_reason = "the openssl command is not installed";
         return 0;
@@ -126,29 +122,14 @@ static int group_setup(void **state)
     env.log = vmmk__asprintf("%s/server.log", env.dir);
     char *const argv[] = { PYTHON, VMMK_SOURCE_DIR "/tests/unit/hostile_vsphere_server.py",
                            "--cert", env.cert, "--key", env.key, NULL };
-    assert_int_equal(vmmk__spawn(&env.server, argv, env.log), 0);
-    bool ready = false;
-    for (int i = 0; i < 400 && !ready; i++) {
-        ready = read_ports(env.log);
-        int st;
-        if (!ready && vmmk__wait_pid(env.server, 0.05, &st) == 1) {
-            env.server = 0;
-            fail_msg("hostile_vsphere_server.py exited: %s", slurp(env.log));
-        }
-    }
-    if (!ready)
-        fail_msg("hostile_vsphere_server.py did not get ready: %s", slurp(env.log));
+    start_server(&env.server, argv, env.log, read_ports);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    if (env.server)
-        vmmk__stop_pid(env.server, 5);
-    if (env.dir)
-        vmmk__remove_private_dir(env.dir);
-    free(env.dir);
+    stop_server(env.server, env.dir);
     free(env.cert);
     free(env.key);
     free(env.log);
@@ -164,71 +145,6 @@ static void need_server(void)
 }
 
 /* ---- helpers --------------------------------------------------------------- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static bool under_valgrind(void)
-{
-    const char *p = getenv("LD_PRELOAD");
-    return p && strstr(p, "vgpreload");
-}
-
-/* AddressSanitizer's allocator (quarantine, no mremap) changes what the
- * peak RSS means: measured only in plain builds. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
-static bool rss_meaningful(void)
-{
-    return !UNDER_ASAN && !under_valgrind();
-}
-
-/* Slack on top of a timeout: what the machine (or valgrind) may add. */
-static double slack(void)
-{
-    return under_valgrind() ? 30.0 : 5.0;
-}
-
-/* A /proc/self/status field in KiB, or -1. */
-static long status_kib(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    char line[256];
-    long v = -1;
-    size_t fl = strlen(field);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, fl) == 0 && line[fl] == ':')
-            v = strtol(line + fl + 1, NULL, 10);
-    fclose(f);
-    return v;
-}
-
-/* Reset the peak RSS (VmHWM) to the current RSS; false when the kernel
- * does not let us (then the peak cannot be measured for one call). */
-static bool reset_peak_rss(void)
-{
-    FILE *f = fopen("/proc/self/clear_refs", "w");
-    if (!f)
-        return false;
-    bool ok = fputs("5", f) >= 0;
-    ok = fclose(f) == 0 && ok;
-    return ok;
-}
 
 static vmmk_vsphere_options opts(char *server, size_t size, const char *mode, unsigned timeout)
 {
@@ -273,8 +189,7 @@ static void test_refused(void **state)
     char url[64], server[64];
     vmmk_vsphere_options o = opts(url, sizeof url, x->mode, x->timeout);
     snprintf(server, sizeof server, "127.0.0.1:%d", port_of(x->mode));
-    bool peak = x->rss_max_mib && rss_meaningful() && reset_peak_rss();
-    long rss0 = status_kib("VmRSS");
+    rss_probe peak = rss_begin(x->rss_max_mib);
 
     vmmk_vsphere *vs = (vmmk_vsphere *)&o;     /* must come back NULL */
     double t0 = now_s();
@@ -287,9 +202,6 @@ static void test_refused(void **state)
     size_t ml = strlen(msg);
     print_message("  %-16s %6.2f s  rc=%d  [%zu bytes] %.300s%s\n", x->mode, dt, rc, ml, msg,
                   ml > 300 ? "..." : "");
-    if (peak && rss0 > 0 && hwm > 0)
-        print_message("  %-16s peak RSS grew by %ld MiB during the call\n", x->mode,
-                      (hwm - rss0) / 1024);
 
     assert_null(vs);
     if (rc != x->code || e->code != x->code)
@@ -323,9 +235,7 @@ static void test_refused(void **state)
         fail_msg("%s: took %.1f s with a %u s timeout", x->mode, dt, timeout);
     if (x->code == VMMK_ETIMEOUT && dt < timeout - 0.5)
         fail_msg("%s: timed out after %.1f s, before the %u s timeout", x->mode, dt, timeout);
-    if (peak && rss0 > 0 && hwm > 0 && (hwm - rss0) / 1024 > x->rss_max_mib)
-        fail_msg("%s: peak RSS grew by %ld MiB (at most %ld MiB expected)", x->mode,
-                 (hwm - rss0) / 1024, x->rss_max_mib);
+    rss_check(peak, hwm, x->mode, x->rss_max_mib);
 }
 
 #define SC "RetrieveServiceContent"

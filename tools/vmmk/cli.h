@@ -33,6 +33,8 @@ bool cli_parse_u64(const char *opt, const char *text, uint64_t max, uint64_t *ou
 
 /* Print a JSON document to stdout with a final newline. */
 void cli_print_json(const char *json);
+/* s as a JSON string literal on stdout ("null" for NULL). */
+void cli_json_string(const char *s);
 
 /* A plain text table with aligned columns. */
 typedef struct cli_table {

@@ -106,24 +106,6 @@ static int open_vm(vmmk_vsphere **vs, char **vm, const ops_args *a)
     return rc;
 }
 
-static void json_string(const char *s)
-{
-    if (!s) {
-        fputs("null", stdout);
-        return;
-    }
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
-
 /* ---- snapshot --------------------------------------------------------------- */
 
 static void snapshot_usage(FILE *f)
@@ -161,11 +143,11 @@ static int snapshot_create(int argc, char **argv)
         rc = cli_fail_last();
     } else if (a.json) {
         printf("{\"vm\": ");
-        json_string(vm);
+        cli_json_string(vm);
         printf(", \"snapshot\": ");
-        json_string(snap);
+        cli_json_string(snap);
         printf(", \"name\": ");
-        json_string(a.name);
+        cli_json_string(a.name);
         printf("}\n");
     } else {
         printf("%s\n", snap);
@@ -194,17 +176,17 @@ static int snapshot_list(int argc, char **argv)
         for (size_t i = 0; i < l->n; i++) {
             const vmmk_vsphere_snapshot *s = &l->items[i];
             printf("%s\n  {\"moref\": ", i ? "," : "");
-            json_string(s->moref);
+            cli_json_string(s->moref);
             printf(", \"name\": ");
-            json_string(s->name);
+            cli_json_string(s->name);
             printf(", \"description\": ");
-            json_string(s->description);
+            cli_json_string(s->description);
             printf(", \"created\": ");
-            json_string(s->create_time);
+            cli_json_string(s->create_time);
             printf(", \"parent\": ");
-            json_string(s->parent);
+            cli_json_string(s->parent);
             printf(", \"power_state\": ");
-            json_string(s->power_state);
+            cli_json_string(s->power_state);
             printf(", \"quiesced\": %s, \"current\": %s}", s->quiesced ? "true" : "false",
                    s->current ? "true" : "false");
         }
@@ -271,11 +253,11 @@ static int snapshot_disks(int argc, char **argv)
         printf("[");
         for (size_t i = 0; i < d->n; i++) {
             printf("%s\n  {\"key\": %" PRId32 ", \"file\": ", i ? "," : "", d->items[i].key);
-            json_string(d->items[i].file_name);
+            cli_json_string(d->items[i].file_name);
             printf(", \"capacity\": %" PRIu64 ", \"change_id\": ", d->items[i].capacity);
-            json_string(d->items[i].change_id);
+            cli_json_string(d->items[i].change_id);
             printf(", \"backing\": ");
-            json_string(d->items[i].backing_type);
+            cli_json_string(d->items[i].backing_type);
             printf("}");
         }
         printf("%s]\n", d->n ? "\n" : "");

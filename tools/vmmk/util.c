@@ -59,6 +59,25 @@ bool cli_parse_u64(const char *opt, const char *text, uint64_t max, uint64_t *ou
     return true;
 }
 
+/* s as a JSON string literal on stdout (null for NULL). */
+void cli_json_string(const char *s)
+{
+    if (!s) {
+        fputs("null", stdout);
+        return;
+    }
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
 void cli_print_json(const char *json)
 {
     fputs(json, stdout);

@@ -18,8 +18,8 @@ from collections.abc import Mapping as _Mapping
 
 from . import vmmk_c as _c
 from . import (_INT32_MAX, _UINT32_MAX, Error, _call_str, _check, _int, _invalid,
-               _last_error, _own, _release, _text, redact)
-from ._copier import Source, _SharedHandle, _opt_text, _path
+               _last_error, _release, _text, redact)
+from ._copier import Source, _HandleOwner, _SharedHandle, _opt_text, _path
 
 __all__ = ["Cloud", "find_device"]
 
@@ -235,7 +235,7 @@ class _CloudState(_SharedHandle):
             _release(ptr, _c.vmmk_cloud_free)
 
 
-class Cloud:
+class Cloud(_HandleOwner):
     """An authenticated connection to an OpenStack cloud (vmmk_cloud):
     Keystone v3, Nova, Cinder v3, Neutron and Glance.
 
@@ -280,6 +280,7 @@ class Cloud:
     """
 
     __slots__ = ("_state", "_finalizer", "_desc", "__weakref__")
+    _kind = "Cloud"
 
     def __init__(self, cloud=None, region=None, interface=None, timeout=0, retries=-1,
                  clouds_file=None, page_size=0):
@@ -313,36 +314,6 @@ class Cloud:
             pass     # the description is only for repr()
 
     # -- plumbing -----------------------------------------------------------
-
-    @_contextlib.contextmanager
-    def _using(self):
-        """The C handle, kept open for the duration of a call."""
-        ptr = self._state.acquire()
-        try:
-            yield ptr
-        finally:
-            self._state.unuse()
-
-    def _str(self, fn, *args):
-        """``int f(char **out, c, ...)``: the string."""
-        with self._using() as ptr:
-            return _call_str(fn, ptr, *args)
-
-    def _do(self, fn, *args):
-        """``int f(c, ...)`` without out-params."""
-        with self._using() as ptr:
-            _c.vmmk_error_clear()
-            _check(fn(ptr, *args))
-
-    def _handle(self, stack, fn, free, *args):
-        """``int f(T **out, c, ...)``: the handle (None when the call set
-        none), owned by stack."""
-        with self._using() as ptr:
-            _c.vmmk_error_clear()
-            rc, h = fn(ptr, *args)
-            _own(stack, h, free)
-            _check(rc)
-            return h
 
     def _json(self, fn, free, convert, *args):
         """``int f(T **out, c, ...)``: the handle turned into a dict by
@@ -814,22 +785,9 @@ class Cloud:
 
     # -- lifetime -----------------------------------------------------------
 
-    @property
-    def closed(self):
-        return self._state is None or self._state.closed
-
     def close(self):
         """Free the connection (later, when a call in another thread still
         uses it); the token is dropped, not revoked.  Closing twice is
         harmless; a call on a closed Cloud raises :class:`vmmk.Error`
         ``ESTATE``."""
         self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __repr__(self):
-        return "<vmmk.Cloud %s%s>" % (self._desc, " (closed)" if self.closed else "")

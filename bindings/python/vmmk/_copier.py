@@ -120,6 +120,59 @@ class _SharedHandle:
         raise NotImplementedError
 
 
+class _HandleOwner:
+    """What the Python objects over a :class:`_SharedHandle` (``_state``,
+    freed by ``_finalizer``; ``_desc`` for repr) share: calls that keep the
+    C object open while they run, the with-statement and repr.  ``_kind``
+    is the class's public name."""
+
+    __slots__ = ()
+    _kind = "object"
+
+    @_contextlib.contextmanager
+    def _using(self):
+        """The C object, kept open for the duration of a call."""
+        ptr = self._state.acquire()
+        try:
+            yield ptr
+        finally:
+            self._state.unuse()
+
+    def _str(self, fn, *args):
+        """``int f(char **out, obj, ...)``: the string."""
+        with self._using() as ptr:
+            return _call_str(fn, ptr, *args)
+
+    def _do(self, fn, *args):
+        """``int f(obj, ...)`` without out-params."""
+        with self._using() as ptr:
+            _c.vmmk_error_clear()
+            _check(fn(ptr, *args))
+
+    def _handle(self, stack, fn, free, *args):
+        """``int f(T **out, obj, ...)``: the handle (None when the call set
+        none), owned by stack."""
+        with self._using() as ptr:
+            _c.vmmk_error_clear()
+            rc, h = fn(ptr, *args)
+            _own(stack, h, free)
+            _check(rc)
+            return h
+
+    @property
+    def closed(self):
+        return self._state is None or self._state.closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return "<vmmk.%s %s%s>" % (self._kind, self._desc, " (closed)" if self.closed else "")
+
+
 class _SourceState(_SharedHandle):
     """The C source of a Source, freed once closed and no longer in use.
 
@@ -143,7 +196,7 @@ class _SourceState(_SharedHandle):
                 on_free()
 
 
-class Source:
+class Source(_HandleOwner):
     """A disk to copy from (vmmk_source): an NBD URI, or an nbdkit command
     line that libvmmk runs itself the first time the source is used.
 
@@ -158,6 +211,7 @@ class Source:
     """
 
     __slots__ = ("_state", "_finalizer", "_desc", "__weakref__")
+    _kind = "Source"
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use vmmk.Source.uri(), .file(), .nbdkit(), .vddk() or .http()")
@@ -264,15 +318,6 @@ class Source:
                 int(bool(retry)), _int(timeout, "timeout", hi=_UINT32_MAX))
         return cls._new(_c.vmmkpy_source_new_http, args, "http " + repr(redact(url)))
 
-    @_contextlib.contextmanager
-    def _using(self):
-        """The C source, kept open for the duration of a call."""
-        ptr = self._state.acquire()
-        try:
-            yield ptr
-        finally:
-            self._state.unuse()
-
     @property
     def argv(self):
         """The nbdkit command line (a list of str) or None for a URI source.
@@ -301,23 +346,10 @@ class Source:
         with self._using() as ptr:
             return _call_str(_c.vmmk_source_log, ptr)
 
-    @property
-    def closed(self):
-        return self._state.closed
-
     def close(self):
         """Stop nbdkit and free the source (later, when a copier still uses
         it).  Closing twice is harmless."""
         self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __repr__(self):
-        return "<vmmk.Source %s%s>" % (self._desc, " (closed)" if self.closed else "")
 
 
 def _as_source(source):

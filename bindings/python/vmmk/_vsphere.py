@@ -15,8 +15,8 @@ import weakref as _weakref
 
 from . import vmmk_c as _c
 from . import (_INT32_MAX, _UINT32_MAX, Error, InvalidArgument, NotFound, _call_str, _check,
-               _int, _invalid, _last_error, _own, _release, _text, _vm_dict, redact)
-from ._copier import Source, _SharedHandle, _opt_text, _path
+               _int, _invalid, _last_error, _release, _text, _vm_dict, redact)
+from ._copier import Source, _HandleOwner, _SharedHandle, _opt_text, _path
 
 __all__ = ["VSphere", "vsphere_thumbprint"]
 
@@ -77,7 +77,7 @@ def _password_fd(path):
     return fd
 
 
-class VSphere:
+class VSphere(_HandleOwner):
     """A logged-in session with one vCenter or ESXi (vmmk_vsphere).
 
     ``VSphere(server, user, password=None, password_file=None,
@@ -115,6 +115,7 @@ class VSphere:
     """
 
     __slots__ = ("_state", "_finalizer", "_desc", "__weakref__")
+    _kind = "VSphere"
 
     def __init__(self, server, user, password=None, password_file=None, thumbprint=None,
                  cacert=None, insecure=False, timeout=0):
@@ -157,26 +158,6 @@ class VSphere:
 
     # -- plumbing -----------------------------------------------------------
 
-    @_contextlib.contextmanager
-    def _using(self):
-        """The C session, kept open for the duration of a call."""
-        ptr = self._state.acquire()
-        try:
-            yield ptr
-        finally:
-            self._state.unuse()
-
-    def _str(self, fn, *args):
-        """``int f(char **out, vs, ...)``: the string."""
-        with self._using() as ptr:
-            return _call_str(fn, ptr, *args)
-
-    def _do(self, fn, *args):
-        """``int f(vs, ...)`` without out-params."""
-        with self._using() as ptr:
-            _c.vmmk_error_clear()
-            _check(fn(ptr, *args))
-
     def _value(self, fn, *args):
         """``int f(T *out, vs, ...)`` for a scalar T: the value."""
         with self._using() as ptr:
@@ -184,15 +165,6 @@ class VSphere:
             rc, value = fn(ptr, *args)
             _check(rc)
             return value
-
-    def _handle(self, stack, fn, free, *args):
-        """``int f(T **out, vs, ...)``: the handle, owned by stack."""
-        with self._using() as ptr:
-            _c.vmmk_error_clear()
-            rc, h = fn(ptr, *args)
-            _own(stack, h, free)
-            _check(rc)
-            return h
 
     # -- the server ---------------------------------------------------------
 
@@ -402,22 +374,9 @@ class VSphere:
 
     # -- lifetime -----------------------------------------------------------
 
-    @property
-    def closed(self):
-        return self._state.closed
-
     def close(self):
         """Log out and free the session (later, when a call in another
         thread or a :meth:`disk_source` still uses it).  Closing twice is
         harmless; a call on a closed session raises :class:`vmmk.Error`
         ``ESTATE``."""
         self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __repr__(self):
-        return "<vmmk.VSphere %s%s>" % (self._desc, " (closed)" if self.closed else "")
