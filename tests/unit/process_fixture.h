@@ -1,8 +1,15 @@
 /* Helpers shared by the tests that run real programs (openssl, test
- * servers): included after cmocka.h, common/internal.h and common/spawn.h. */
+ * servers) or make scratch directories: included after cmocka.h. */
 #ifndef VMMK_TEST_PROCESS_FIXTURE_H
 #define VMMK_TEST_PROCESS_FIXTURE_H
 
+#include <ftw.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "common/http.h"
+#include "common/internal.h"
+#include "common/spawn.h"
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +17,37 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Skip the running test with @p reason when there is one (a peer the
+ * group setup could not start). */
+static inline void skip_if(const char *reason)
+{
+    if (reason) {
+        print_message("skipped: %s\n", reason);
+        skip();
+    }
+}
+
+static int remove_tree_failures;
+
+static inline int remove_tree_entry(const char *path, const struct stat *st, int flag,
+                                    struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    if (remove(path) != 0)
+        remove_tree_failures++;
+    return 0;   /* keep walking past what cannot go */
+}
+
+/* Remove @p dir and everything below it, links not followed; 0 when
+ * everything went, -1 when something stayed. */
+static inline int remove_tree(const char *dir)
+{
+    remove_tree_failures = 0;
+    if (nftw(dir, remove_tree_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return -1;
+    return remove_tree_failures ? -1 : 0;
+}
 
 /* Whether @p name is an executable somewhere on PATH (tests skip without it). */
 static inline bool have_program(const char *name)

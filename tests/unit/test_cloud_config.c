@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <vmmk/vmmk.h>
+#include "process_fixture.h"
 #include "cloud/config.h"
 #include "cloud/yaml.h"
 #include "common/internal.h"
@@ -80,16 +81,10 @@ static int setup(void **state)
     return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static int teardown(void **state)
 {
     fx *f = *state;
-    int rc = nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = remove_tree(f->root);
     free(f);
     return rc;
 }

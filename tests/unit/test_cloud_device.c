@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <vmmk/vmmk.h>
+#include "process_fixture.h"
 
 #define VOL "0d3b9f4e-6c1a-4f8e-9d2b-7a5e3c1f0b9a"
 #define VOL20 "0d3b9f4e-6c1a-4f8e-9"          /* virtio-blk's 20-byte serial */
@@ -52,16 +53,10 @@ static int setup(void **state)
     return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static int teardown(void **state)
 {
     fx *f = *state;
-    int rc = nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = remove_tree(f->root);
     free(f);
     return rc;
 }

@@ -106,14 +106,6 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static void need_server(void)
-{
-    if (env.skip_reason) {
-        print_message("skipped: %s\n", env.skip_reason);
-        skip();
-    }
-}
-
 /* ---- helpers ----------------------------------------------------------------- */
 
 /* Write dir/<mode>.yaml: cloud "hostile", password auth against the mode. */
@@ -209,10 +201,10 @@ static void reset_stats(const char *mode)
     vmmk__http_response_clear(&r);
 }
 
-/* need_server(), a fresh count for @p mode and a cloud open on it. */
+/* skip_if(env.skip_reason), a fresh count for @p mode and a cloud open on it. */
 static vmmk_cloud *begin(const char *mode, int retries)
 {
-    need_server();
+    skip_if(env.skip_reason);
     reset_stats(mode);
     return open_ok(mode, retries);
 }
@@ -299,7 +291,7 @@ typedef struct open_case {
 static void test_open_refused(void **state)
 {
     const open_case *x = *state;
-    need_server();
+    skip_if(env.skip_reason);
     reset_stats(x->mode);
     rss_probe peak = rss_begin(x->rss_max_mib);
     vmmk_cloud *c;
@@ -351,7 +343,7 @@ typedef struct call_case {
 static void test_call_refused(void **state)
 {
     const call_case *x = *state;
-    need_server();
+    skip_if(env.skip_reason);
     reset_stats(x->mode);
     vmmk_cloud *c = open_ok(x->mode, x->retries);
     rss_probe peak = rss_begin(x->rss_max_mib);
@@ -566,7 +558,7 @@ static void test_pages_3(void **state)
 static void test_page_loops(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     const char *modes[] = { "page-loop", "page-cycle" };
     for (int k = 0; k < 2; k++) {
         reset_stats(modes[k]);
@@ -594,7 +586,7 @@ static void test_page_loops(void **state)
 static void test_deep_list(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk_cloud *c = open_ok("deep-list", -1);
     seen s = { 0 };
     int rc = vmmk__os_list(c, VMMK__SVC_COMPUTE, "/flavors/detail", "flavors", "list flavors",
@@ -612,7 +604,7 @@ static void test_deep_list(void **state)
 static void test_no_network(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk_cloud *c = open_ok("no-network", -1);
     char *url = (char *)"unchanged";
     int rc = vmmk_cloud_endpoint_url(&url, c, "network");
@@ -642,7 +634,7 @@ static void test_no_network(void **state)
 static void test_catalog_junk(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk_cloud *c = open_ok("catalog-junk", -1);
     char *url = NULL;
     int rc = vmmk_cloud_endpoint_url(&url, c, "compute");

@@ -115,14 +115,6 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static void need_server(void)
-{
-    if (env.skip_reason) {
-        print_message("skipped: %s\n", env.skip_reason);
-        skip();
-    }
-}
-
 /* ---- helpers --------------------------------------------------------------- */
 
 static vmmk__buf logs;
@@ -232,7 +224,7 @@ static uint8_t pattern_byte(size_t i)
 static void test_pin_sha1_and_sha256(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk__http_response r;
     const char *pins[] = { env.sha1_1, env.sha256_1, NULL, NULL };
     /* The same pins in lowercase without colons. */
@@ -263,7 +255,7 @@ static void test_pin_sha1_and_sha256(void **state)
 static void test_pin_mismatch(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk__http_response r;
     struct { const char *pin, *presented; } cases[] = {
         { env.sha256_2, env.sha256_1 },
@@ -293,7 +285,7 @@ static void test_pin_mismatch(void **state)
 static void test_self_signed_refused_by_default(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk__http_options o = opts();
     o.cacert = NULL;              /* the system CAs */
     vmmk__http *h = client(&o);
@@ -313,7 +305,7 @@ static void test_self_signed_refused_by_default(void **state)
 static void test_cacert(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk__http_response r;
     vmmk__http_options o = opts();
     vmmk__http *h = client(&o);
@@ -336,7 +328,7 @@ static void test_cacert(void **state)
 static void test_insecure_logged(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk__http_options o = opts();
     o.cacert = NULL;
     o.insecure = true;
@@ -359,7 +351,7 @@ static void test_insecure_logged(void **state)
 static void test_thumbprint_function(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     char *t = NULL;
     assert_int_equal(vmmk__tls_thumbprint(&t, "127.0.0.1", env.port, false, 10), 0);
     assert_string_equal(t, env.sha1_1);
@@ -404,7 +396,7 @@ static void test_thumbprint_function(void **state)
 static void test_cookies(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     char *red = NULL;
     assert_int_equal(vmmk_redact(&red, "x " COOKIE_RAW " y"), 0);
     assert_string_equal(red, "x " COOKIE_RAW " y");   /* not a secret yet */
@@ -484,7 +476,7 @@ static void test_cookies(void **state)
 static void test_url_secrets_not_shown(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     int port = closed_port();
     char *base = vmmk__asprintf("https://admin:hunter2-pw@127.0.0.1:%d/", port);
     vmmk__http_options o = opts();
@@ -508,7 +500,7 @@ static void test_url_secrets_not_shown(void **state)
 static void test_timeout(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk__http_options o = opts();
     o.timeout_s = 1;
     vmmk__http *h = client(&o);
@@ -527,7 +519,7 @@ static void test_timeout(void **state)
 static void test_connection_refused(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     int port = closed_port();
     char *base = vmmk__asprintf("https://127.0.0.1:%d", port);
     vmmk__http_options o = opts();
@@ -552,7 +544,7 @@ static void test_connection_refused(void **state)
 static void test_response_too_large(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk__http_options o = opts();
     o.max_response = 1000;
     vmmk__http *h = client(&o);
@@ -580,7 +572,7 @@ static void test_response_too_large(void **state)
 static void test_echo_methods_and_keepalive(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk__http_options o = opts();
     vmmk__http *h = client(&o);
     vmmk__http_response r;
@@ -637,7 +629,7 @@ static void test_echo_methods_and_keepalive(void **state)
 static void test_status_codes_not_errors(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk__http_options o = opts();
     vmmk__http *h = client(&o);
     vmmk__http_response r;
@@ -659,7 +651,7 @@ static void test_status_codes_not_errors(void **state)
 static void test_redirects(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk__http_options o = opts();
     vmmk__http *h = client(&o);
     vmmk__http_response r;
@@ -688,7 +680,7 @@ static void test_redirects(void **state)
 static void test_invalid_input(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk__http *h = NULL;
     vmmk__http_options o = opts();
     o.thumbprint = "AB:CD";
@@ -754,7 +746,7 @@ static int check_sink(void *payload, const void *data, size_t len)
 static void test_download_streams(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk__http_options o = opts();
     o.max_response = 1000;        /* does not apply: nothing is held */
     vmmk__http *h = client(&o);
@@ -833,7 +825,7 @@ static void assert_stored(vmmk__http *h, const char *name, const uint8_t *data, 
 static void test_upload(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     vmmk__http_options o = opts();
     vmmk__http *h = client(&o);
     const size_t n = 300 * 1000 + 7;

@@ -136,14 +136,6 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static void need_server(void)
-{
-    if (env.skip_reason) {
-        print_message("skipped: %s\n", env.skip_reason);
-        skip();
-    }
-}
-
 /* ---- helpers --------------------------------------------------------------- */
 
 static vmmk_vsphere_options opts(char *server, size_t size, const char *mode, unsigned timeout)
@@ -185,7 +177,7 @@ typedef struct expect {
 static void test_refused(void **state)
 {
     const expect *x = *state;
-    need_server();
+    skip_if(env.skip_reason);
     char url[64], server[64];
     vmmk_vsphere_options o = opts(url, sizeof url, x->mode, x->timeout);
     snprintf(server, sizeof server, "127.0.0.1:%d", port_of(x->mode));
@@ -256,7 +248,7 @@ static void test_refused(void **state)
 static void test_control_ok(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     char url[64];
     const char *pins[] = { env.sha1, env.sha256 };
     for (size_t i = 0; i < 2; i++) {
@@ -279,7 +271,7 @@ static void test_control_ok(void **state)
 static void test_xinclude_not_processed(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     char url[64];
     vmmk_vsphere_options o = opts(url, sizeof url, "xinclude", 0);
     vmmk_vsphere *vs = NULL;
@@ -300,7 +292,7 @@ static void test_xinclude_not_processed(void **state)
 static void test_logout_never_answered(void **state)
 {
     (void)state;
-    need_server();
+    skip_if(env.skip_reason);
     char url[64];
     vmmk_vsphere_options o = opts(url, sizeof url, "logout-silent", 0);
     vmmk_vsphere *vs = NULL;

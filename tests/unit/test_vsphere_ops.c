@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include <vmmk/vmmk.h>
+#include "process_fixture.h"
 #include "common/internal.h"
 #include "vsphere/session.h"
 
@@ -160,20 +161,13 @@ static bool peer_start(peer *p, const char *span)
     return true;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    remove(path);   /* best effort: keep walking */
-    return 0;
-}
-
 static void peer_stop(peer *p)
 {
     if (p->up)
         vcsim_sh(p->state, "stop", NULL, NULL, 0, NULL);
     p->up = false;
     if (p->state[0])   /* vcsim.sh's files, its log, our certificate */
-        nftw(p->state, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        (void)remove_tree(p->state);
     p->state[0] = '\0';
 }
 

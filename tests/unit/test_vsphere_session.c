@@ -15,6 +15,7 @@
 
 #include <vmmk/vmmk.h>
 #include "vsphere/session.h"
+#include "process_fixture.h"
 
 typedef struct peer {
     char state[64];
@@ -84,14 +85,7 @@ static int group_teardown(void **state)
     (void)state;
     if (P.up)
         vcsim_sh("stop", NULL, 0);
-    char *argv[] = { "rm", "-rf", P.state, NULL };
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv("/bin/rm", argv);
-        _exit(127);
-    }
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
+    (void)remove_tree(P.state);
     return 0;
 }
 
