@@ -130,20 +130,10 @@ int vmmk_cloud_open(vmmk_cloud **out, const vmmk_cloud_options *opts)
     if (rc)
         goto fail;
     c->interface = c->cfg->interface;
-    if (opts->interface) {
-        static const char *const ifs[] = { "public", "internal", "admin" };
-        int found = -1;
-        for (int i = 0; i < 3; i++)
-            if (strcmp(opts->interface, ifs[i]) == 0 ||
-                (strlen(opts->interface) > 3 && strncmp(opts->interface, ifs[i], 3) == 0 &&
-                 strcmp(opts->interface + strlen(opts->interface) - 3, "URL") == 0))
-                found = i;
-        if (found < 0) {
-            rc = vmmk__err(VMMK_EINVAL,
-                           "interface \"%s\": expected public, internal or admin", opts->interface);
-            goto fail;
-        }
-        c->interface = (vmmk__cloud_interface)found;
+    if (opts->interface && !vmmk__cloud_interface_parse(&c->interface, opts->interface)) {
+        rc = vmmk__err(VMMK_EINVAL, "interface \"%s\": expected public, internal or admin",
+                       opts->interface);
+        goto fail;
     }
     const char *region = opts->region ? opts->region : c->cfg->region_name;
     if (region && *region && !(c->region = strdup(region))) {
@@ -618,8 +608,8 @@ int vmmk__os_negotiate(vmmk_cloud *c, vmmk__svc svc)
         for (size_t i = 0; i < json_object_array_length(vs); i++) {
             json_object *e = json_object_array_get_idx(vs, i);
             const char *id = vmmk__jstr(e, "id");
-            if (id && strncmp(id, svc == VMMK__SVC_COMPUTE ? "v2.1" : "v3", 2) == 0 &&
-                strstr(id, svc == VMMK__SVC_COMPUTE ? "v2.1" : "v3"))
+            const char *want = svc == VMMK__SVC_COMPUTE ? "v2.1" : "v3";
+            if (id && strncmp(id, want, strlen(want)) == 0)
                 v = e;
         }
     }

@@ -126,8 +126,7 @@ typedef struct vmmk__os_call {
     bool not_found_ok;         /* a 404 returns 0 with reply->status 404, no error */
     bool noauth;               /* no token (Keystone auth itself); path is a full URL */
 } vmmk__os_call;
-#define VMMK__OS_CALL_INIT { .retry = -1 }
-/* A call with the defaults of VMMK__OS_CALL_INIT: set further fields after. */
+/* A call with the defaults (retry by method): set further fields after. */
 #define VMMK__OS_CALL(svc_, method_, path_, what_)                                              \
     { .svc = (svc_), .method = (method_), .path = (path_), .what = (what_), .retry = -1 }
 

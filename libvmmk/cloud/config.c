@@ -253,7 +253,7 @@ static int fix_auth_url(rctx *c, const char *at, char **url)
     return 0;
 }
 
-static int parse_interface(rctx *c, const char *v, const char *at, vmmk__cloud_interface *out)
+bool vmmk__cloud_interface_parse(vmmk__cloud_interface *out, const char *v)
 {
     static const char *const names[] = { "public", "internal", "admin" };
     size_t len = strlen(v);
@@ -262,10 +262,10 @@ static int parse_interface(rctx *c, const char *v, const char *at, vmmk__cloud_i
     for (int i = 0; i < 3; i++) {
         if (strlen(names[i]) == len && strncasecmp(v, names[i], len) == 0) {
             *out = (vmmk__cloud_interface)i;
-            return 0;
+            return true;
         }
     }
-    return vmmk__err(VMMK_EINVAL, "%s: \"%s\" is not one of public, internal, admin", at, v);
+    return false;
 }
 
 /* "volume-v3" → "volumev3"-style service keys normalised to one name. */
@@ -431,8 +431,8 @@ static int resolve(rctx *c, vmmk__cloud_config *cfg)
     cfg->interface = VMMK__CLOUD_IF_PUBLIC;
     if ((rc = get(c, "interface", &v, &at)))
         return rc;
-    if (v && (rc = parse_interface(c, v, at, &cfg->interface)))
-        return rc;
+    if (v && !vmmk__cloud_interface_parse(&cfg->interface, v))
+        return vmmk__err(VMMK_EINVAL, "%s: \"%s\" is not one of public, internal, admin", at, v);
 
     cfg->verify = true;
     bool b;

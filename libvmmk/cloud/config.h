@@ -107,6 +107,9 @@ const char *vmmk__cloud_config_endpoint_override(const vmmk__cloud_config *cfg,
 
 /* "password", "v3applicationcredential", "token". */
 const char *vmmk__cloud_auth_type_name(vmmk__cloud_auth_type t);
+/* "public", "internal", "admin" (any case, or the v2 catalog's
+ * "publicURL" spelling) into *out; false for anything else. */
+bool vmmk__cloud_interface_parse(vmmk__cloud_interface *out, const char *text);
 /* "public", "internal", "admin". */
 const char *vmmk__cloud_interface_name(vmmk__cloud_interface i);
 

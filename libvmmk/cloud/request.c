@@ -506,8 +506,7 @@ int vmmk__os_do_locked(vmmk_cloud *c, const vmmk__os_call *call, vmmk__os_reply 
             attempt--;
             continue;
         }
-        bool transient = resp.status == 429 || resp.status == 502 || resp.status == 503 ||
-                         resp.status == 504 || (resp.status >= 500 && resp.status != 501);
+        bool transient = resp.status == 429 || (resp.status >= 500 && resp.status != 501);
         /* 429 and 503 say the request was not processed: safe to resend
          * whatever the method; other 5xx only for idempotent calls. */
         bool may = retryable || resp.status == 429 || resp.status == 503;
